@@ -83,3 +83,15 @@ class Runtime:
 
     def service(self, name: str) -> Any:
         return self.services.get(name)
+
+    def emit(self, event: Any) -> None:
+        """Write an :class:`~ethos_core.types.AuditEvent` through redaction (⑬) and audit (⑮).
+
+        The engine installs the real emitter (service ``emit``); without one (unit tests of a
+        single engine) events are kept in ``services["audit_memory"]``.
+        """
+        emitter = self.services.get("emit")
+        if emitter is not None:
+            emitter(event)
+        else:
+            self.services.setdefault("audit_memory", []).append(event)
