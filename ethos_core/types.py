@@ -261,6 +261,11 @@ class ChannelPolicy:
     bot_username: str | None = None
     bot_id: str | None = None
     roles: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    # Group chats the bot may answer in (``allowedChats``); DMs are authorised by the sender.
+    allowed_chats: frozenset[str] = attrs.field(default=frozenset(), converter=_str_frozenset)
+    rate_per_sender_per_minute: int = 20
+    rate_per_chat_per_minute: int = 60
+    rate_burst: int = 5
 
 
 # --- tools ---------------------------------------------------------------------------------

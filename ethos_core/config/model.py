@@ -106,6 +106,7 @@ class ChannelFilterConfig:
     require_mention: bool = key("requireMention", default=True)
     roles: dict[str, str] = attrs.field(factory=dict)
     rate_limit: RateLimitConfig = key("rateLimit", default=RateLimitConfig())
+    allowed_chats: tuple[str, ...] = key("allowedChats", default=())
 
 
 @attrs.frozen
