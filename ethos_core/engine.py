@@ -1,0 +1,704 @@
+"""The integrator API: :class:`Engine` and :class:`Session` (DESIGN.md §9).
+
+``Engine.from_home()`` loads configuration, resolves secrets, builds and seals the plugin
+manager, attaches the engines' services and records ``system.startup``. A :class:`Session`
+runs one conversation of one personality through the fifteen stages:
+
+    admit(message)          ①–③   who reaches the agent, and what of the context it sees
+    prepare(text, source)   ④     sanitise, classify and wrap text before the model sees it
+    observe(event)          ⑤     every AgentEvent reaches the watcher
+    before_tool(call)       ⑥–⑫   the final decision for one tool call (approvals resolved)
+    after_tool(call, res)   ⑬–⑮   redaction, untrusted wrapping, audit
+    fetch(url) / open(path)       the safe fetch and the scoped filesystem
+    redact(text)            ⑬
+
+Every method returns or raises typed values from :mod:`ethos_core.types` / :mod:`ethos_core.errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import secrets as _secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ethos_core.approvals import Approver, ask
+from ethos_core.config.home import HomeConfig, effective_personality, load_home
+from ethos_core.errors import (
+    ActionDenied,
+    AuditWriteError,
+    EthosError,
+    SecretResolutionError,
+)
+from ethos_core.manager import EthosPluginManager, build_plugin_manager
+from ethos_core.pipeline import Pipeline
+from ethos_core.runtime import HomePaths, Runtime, default_home
+from ethos_core.stages import Stage
+from ethos_core.tools.registry import RegisteredTool, ToolRegistry
+from ethos_core.types import (
+    AgentEvent,
+    ApprovalAnswer,
+    ApprovalRequest,
+    AuditEvent,
+    Capability,
+    ChannelPolicy,
+    Content,
+    Context,
+    ContextVisibility,
+    Decision,
+    FsReach,
+    InboundMessage,
+    PathAccess,
+    Personality,
+    ProvenanceVerdict,
+    ToolCall,
+    ToolResult,
+    UrlAccess,
+    thaw,
+)
+from ethos_core.verdicts import Verdict
+
+log = logging.getLogger("ethos.engine")
+
+DENIALS_TO_END_TURN = 3
+FALLBACK_PERSONALITY = "default"
+
+
+def _optional(module: str) -> Any:
+    """Import an engine module that may not be installed in this build; None when absent."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+@attrs.frozen
+class AdmitResult:
+    """Outcome of stages ①–③ for one inbound message."""
+
+    decision: Decision
+    message: InboundMessage | None  # filtered per context visibility; None when denied
+    visibility: ContextVisibility | None = None
+
+
+@attrs.frozen
+class ProcessedResult:
+    """A tool result after ⑬–⑮: what the model sees, and what was done to it."""
+
+    result: ToolResult  # redacted
+    text: str  # redacted, sanitised, wrapped (or quarantined) text for the model
+    verdict: ProvenanceVerdict
+    redactions: Mapping[str, int] = attrs.field(factory=dict)
+
+
+class Engine:
+    """A sealed engine over one ethos home. Thread-safe for concurrent sessions."""
+
+    def __init__(
+        self,
+        home: HomeConfig,
+        runtime: Runtime,
+        pm: EthosPluginManager,
+        pipeline: Pipeline,
+        tools: ToolRegistry,
+        approver: Approver | None,
+    ):
+        self.home = home
+        self.runtime = runtime
+        self.pm = pm
+        self.pipeline = pipeline
+        self.tools = tools
+        self.approver = approver
+        self._personalities: dict[str, Personality] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_home(
+        cls,
+        path: str | Path | None = None,
+        *,
+        approver: Approver | None = None,
+        plugins: Sequence[object] = (),
+        autoload: bool | None = None,
+        services: Mapping[str, Any] | None = None,
+        resolve_secrets: bool = True,
+    ) -> Engine:
+        """Load the home, resolve secrets, build and seal the engine; emits ``system.startup``.
+
+        Raises :class:`~ethos_core.errors.ConfigError` (every problem, with file:line:col) or
+        :class:`~ethos_core.errors.PluginLoadError` (a policy pack failed: startup stops).
+        """
+        root = Path(path).expanduser() if path is not None else default_home()
+        home = load_home(root)
+        home.raise_for_errors()
+        runtime = Runtime(home=HomePaths(root), config=home.config)
+        runtime.services.update(services or {})
+        pm = build_plugin_manager(runtime, plugins, autoload=autoload, seal=False)
+        pipeline = Pipeline(pm)
+        engine = cls(home, runtime, pm, pipeline, ToolRegistry(), approver)
+        runtime.services["emit"] = engine.emit
+        runtime.services["pipeline_redact"] = engine.redact
+        if resolve_secrets:
+            engine._resolve_secrets()
+        engine._attach_services()
+        pipeline.call_each("ethos_register_tools", registry=engine.tools)
+        engine.tools.freeze()
+        # Toolset names must exist now that every tool is registered.
+        unknown = [(pid, sorted(p.toolset - engine.tools.names())) for pid, p in home.personalities.items()]
+        from ethos_core.config.load import raise_if_errors
+        from ethos_core.errors import ConfigIssue
+
+        raise_if_errors([
+            ConfigIssue(str(home.personalities[pid].directory / "toolset.yaml"), None, None, name, f"unknown tool {name!r}")
+            for pid, names in unknown for name in names
+        ])
+        pm.seal()
+        pipeline.call_each("ethos_configure", config=home.config)
+        for pid in home.personalities:
+            engine._register_policy(engine.personality(pid))
+        engine.emit(AuditEvent(category="system.startup", code="engine.started", data={
+            "home": str(root), "personalities": sorted(home.personalities), "plugins": engine.plugin_names(),
+            "tools": sorted(engine.tools.names()),
+        }))
+        return engine
+
+    def _resolve_secrets(self) -> None:
+        resolvers = [item for _, item in self.pipeline.collect("ethos_secret_resolvers")]
+        self.runtime.services["secret_resolvers"] = resolvers
+        missing = []
+        for ref, file, line, key in self.home.secret_refs:
+            value = None
+            for resolver in resolvers:
+                try:
+                    value = resolver.resolve(ref)
+                except SecretResolutionError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a resolver crash must not leak values
+                    raise SecretResolutionError(f"resolver {getattr(resolver, 'name', '?')} failed for {ref!r}: {type(exc).__name__}") from None
+                if value:
+                    break
+            if value:
+                self.runtime.secret_values[ref] = value
+            else:
+                missing.append(f"{file}:{line}: {key}: secret {ref!r} did not resolve")
+        self.runtime.services["missing_secrets"] = missing
+
+    def _attach_services(self) -> None:
+        """Create the long-lived services of the engines present in this build."""
+        rt = self.runtime
+        store_mod = _optional("ethos_core.audit.store")
+        if store_mod is not None and "audit" not in rt.services:
+            rt.services["audit"] = store_mod.AuditStore.for_runtime(rt, redact=self.redact) if hasattr(
+                store_mod.AuditStore, "for_runtime") else store_mod.AuditStore(rt.home.observability_db, redact=self.redact)
+        watcher_mod = _optional("ethos_core.watcher")
+        if watcher_mod is not None and hasattr(watcher_mod, "Watcher") and "watcher" not in rt.services:
+            rt.services["watcher"] = watcher_mod.Watcher(rt)
+
+    # --- personalities and sessions --------------------------------------------------------
+
+    def personality(self, personality_id: str | None = None) -> Personality:
+        """Effective policy of a personality (floor applied). Unknown id → a locked-down one."""
+        pid = personality_id or FALLBACK_PERSONALITY
+        with self._lock:
+            cached = self._personalities.get(pid)
+            if cached is not None:
+                return cached
+            files = self.home.personalities.get(pid)
+            if files is None:
+                if personality_id is not None:
+                    raise EthosError(f"no personality {pid!r} under {self.home.paths.personalities}")
+                p = Personality(id=pid, directory=str(self.home.paths.personality_dir(pid)))
+            else:
+                p = effective_personality(files, self.home.config)
+            self._personalities[pid] = p
+            return p
+
+    def session(
+        self,
+        personality: str | Personality | None = None,
+        *,
+        channel: str | None = None,
+        session_id: str | None = None,
+        bot: str | None = None,
+        approver: Approver | None = None,
+    ) -> Session:
+        p = personality if isinstance(personality, Personality) else self.personality(personality)
+        return Session(self, p, channel=channel, session_id=session_id or _secrets.token_hex(8), bot=bot,
+                       approver=approver or self.approver)
+
+    def plugin_names(self) -> list[str]:
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
+
+    def _register_policy(self, personality: Personality) -> None:
+        store = self.runtime.service("audit")
+        if store is not None and hasattr(store, "register_policy"):
+            store.register_policy(personality.id, policy_json(personality))
+
+    # --- audit -----------------------------------------------------------------------------
+
+    def emit(self, event: AuditEvent) -> None:
+        """Redact every string of ``event`` (⑬) and hand it to every audit sink (⑮)."""
+        self.pipeline.audit(self.redact_event(event))
+
+    def redact_event(self, event: AuditEvent) -> AuditEvent:
+        def red(value: Any) -> Any:
+            if isinstance(value, str):
+                return self.redact(value)
+            if isinstance(value, Mapping):
+                return {self.redact(str(k)): red(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [red(v) for v in value]
+            return value
+
+        changes = {}
+        for field in ("code", "rule", "source", "stage", "verdict", "personality", "session"):
+            value = getattr(event, field)
+            if isinstance(value, str):
+                changes[field] = self.redact(value)
+        changes["data"] = red(thaw(event.data))
+        return attrs.evolve(event, **changes)
+
+    def redact(self, text: str, ctx: Context | None = None) -> str:
+        return self.pipeline.redact(text, ctx or self._check_context(None))
+
+    # --- checks (ethos check …) ------------------------------------------------------------
+
+    def _check_context(self, personality: str | Personality | None) -> Context:
+        p = personality if isinstance(personality, Personality) else self.personality(personality)
+        return Context(personality=p, session="check")
+
+    def check_url(self, url: str, personality: str | None = None, resolve: Mapping[str, Sequence[str]] | None = None) -> Decision:
+        ctx = self._check_context(personality)
+        access = UrlAccess(url=url, resolve={h: tuple(ips) for h, ips in resolve.items()} if resolve else None)
+        return self.pipeline.network_reach(access, ctx)
+
+    def check_path(self, path: str, op: str, personality: str | None = None, read: Sequence[str] = (),
+                   write: Sequence[str] = ()) -> Decision:
+        p = self.personality(personality)
+        if read or write:
+            p = attrs.evolve(p, fs_reach=FsReach(read=tuple(read), write=tuple(write), declared=True))
+        return self.pipeline.fs_boundary(PathAccess(path=path, op=op), Context(personality=p, session="check"))
+
+    def check_command(self, command: str, personality: str | None = None) -> Decision:
+        ctx = self._check_context(personality)
+        call = ToolCall(name="shell", args={"command": command}, capabilities={Capability.EXEC})
+        hard = self.pipeline.hardline(call, ctx)
+        if hard.verdict is Verdict.DENY:
+            return hard
+        risk = self.pipeline.classify_risk(call, ctx)
+        return risk if risk.verdict >= hard.verdict else hard
+
+    def check_text(self, text: str, source: str = "web", personality: str | None = None) -> ProvenanceVerdict:
+        ctx = self._check_context(personality)
+        return self.pipeline.provenance(Content(text=text, source=source, trusted=False), ctx)
+
+    # --- health ----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Aggregate health of every attached service; ``ok`` is False when anything fails."""
+        report: dict[str, Any] = {"ok": True, "problems": []}
+        for name, service in sorted(self.runtime.services.items()):
+            fn = getattr(service, "health", None)
+            if not callable(fn):
+                continue
+            try:
+                h = fn()
+            except Exception as exc:  # noqa: BLE001
+                h = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            report[name] = h
+            if isinstance(h, Mapping) and h.get("ok") is False:
+                report["ok"] = False
+                report["problems"].append(f"{name}: {h.get('error') or h.get('reason') or 'unhealthy'}")
+        for stage, plugin, err in self.pipeline.plugin_failures[-20:]:
+            report["problems"].append(f"plugin {plugin} failed in {stage}: {err}")
+        skipped = self.runtime.services.get("skipped_plugins") or []
+        for name, reason in skipped:
+            report["problems"].append(f"skill {name} not loaded: {reason}")
+        return report
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for name in ("watcher", "audit"):
+            service = self.runtime.services.get(name)
+            close = getattr(service, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    log.exception("closing %s failed", name)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def policy_json(personality: Personality) -> dict[str, Any]:
+    """Canonical JSON of a personality's effective policy (for snapshots and `personality show`)."""
+    s = personality.safety
+    return {
+        "personality": personality.id,
+        "toolset": sorted(personality.toolset),
+        "fs_reach": {"read": list(personality.fs_reach.read), "write": list(personality.fs_reach.write),
+                     "declared": personality.fs_reach.declared},
+        "safety": {
+            "approvalMode": s.approval_mode.value,
+            "injectionDefense": s.injection_defense.value,
+            "networkReach": [{"host": r.host, "ports": list(r.ports)} for r in s.network_reach],
+            "networkDeclared": s.network_declared,
+            "observability": s.observability.value,
+            "watcher": {k: v for k, v in attrs.asdict(s.watcher).items()},
+            "downgrade": {"turns": s.downgrade_turns, "tools": sorted(s.downgrade_extra_tools)},
+            "envFiles": s.env_files,
+        },
+    }
+
+
+def policy_digest(personality: Personality) -> str:
+    body = json.dumps(policy_json(personality), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Session:
+    """One conversation of one personality. Not thread-safe; one agent loop drives it."""
+
+    def __init__(self, engine: Engine, personality: Personality, *, channel: str | None, session_id: str,
+                 bot: str | None, approver: Approver | None):
+        self.engine = engine
+        self.personality = personality
+        self.channel = channel
+        self.id = session_id
+        self.bot = bot
+        self.approver = approver
+        self.turn = 0
+        self.nonce = _secrets.token_hex(8)
+        self.consecutive_denials = 0
+        self.turn_over = False
+        self.session_grants: set[tuple[str, str]] = set()
+        self._downgrade: Any = None
+        mod = _optional("ethos_core.injection.downgrade")
+        if mod is not None and hasattr(mod, "DowngradeState"):
+            self._downgrade = mod.DowngradeState(turns=personality.safety.downgrade_turns,
+                                                 extra_tools=personality.safety.downgrade_extra_tools)
+
+    @property
+    def ctx(self) -> Context:
+        return Context(personality=self.personality, session=self.id, turn=self.turn, channel=self.channel, bot=self.bot)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.engine.pipeline
+
+    def new_turn(self) -> int:
+        self.turn += 1
+        self.consecutive_denials = 0
+        self.turn_over = False
+        return self.turn
+
+    # --- ①–③ -------------------------------------------------------------------------------
+
+    def admit(self, message: InboundMessage, policy: ChannelPolicy) -> AdmitResult:
+        ctx = self.ctx
+        for stage_fn in (self.pipeline.channel_admit, self.pipeline.mention_gate):
+            decision = stage_fn(message, policy, ctx)
+            if decision.verdict is not Verdict.ALLOW:
+                return AdmitResult(decision, None)
+        mode = self.pipeline.context_visibility(message, policy, ctx)
+        channel_mod = _optional("ethos_core.channel.visibility")
+        filtered = message
+        if channel_mod is not None and hasattr(channel_mod, "apply_context_visibility"):
+            filtered = channel_mod.apply_context_visibility(message, mode, policy)
+        elif mode is ContextVisibility.ALLOWLIST:
+            allowed = set(policy.allowed_senders) | ({policy.owner} if policy.owner else set())
+            filtered = attrs.evolve(message, quoted=tuple(
+                q if q.author in allowed else attrs.evolve(q, text="[context from a non-allowlisted sender removed]")
+                for q in message.quoted))
+        return AdmitResult(Decision.allow(Stage.CHANNEL_ADMIT, "channel.admitted", "admitted"), filtered, mode)
+
+    # --- ④ ---------------------------------------------------------------------------------
+
+    def prepare(self, text: str, source: str, *, trusted: bool = False, author: str | None = None) -> str:
+        """Text as the model must see it: sanitised, and wrapped/quarantined when untrusted."""
+        verdict = self.pipeline.provenance(Content(text=text, source=source, trusted=trusted, author=author), self.ctx)
+        if verdict.untrusted and self._downgrade is not None:
+            self._downgrade.note_untrusted(self.turn)
+        return self._render(text, source, verdict)
+
+    def _render(self, text: str, source: str, verdict: ProvenanceVerdict) -> str:
+        inj = _optional("ethos_core.injection")
+        if inj is not None and hasattr(inj, "prepare_for_model"):
+            rendered: str = inj.prepare_for_model(text, source, verdict, self.nonce)
+            return rendered
+        if verdict.quarantine:
+            return f"[content from {source} withheld: flagged as a prompt injection ({', '.join(verdict.signals)})]"
+        if verdict.untrusted:
+            return f"<untrusted-{self.nonce} source={source!r}>\n{text}\n</untrusted-{self.nonce}>"
+        return text
+
+    # --- ⑤ ---------------------------------------------------------------------------------
+
+    def observe(self, event: AgentEvent) -> None:
+        if not event.session:
+            event = attrs.evolve(event, session=self.id, turn=self.turn)
+        self.pipeline.watch(event, self.ctx)
+
+    # --- ⑥–⑫ -------------------------------------------------------------------------------
+
+    def tool_specs(self) -> list[RegisteredTool]:
+        """Tools the model may be offered this turn (⑥ applied)."""
+        allowed = self.pipeline.filter_toolset(self.engine.tools.names(), self.ctx)
+        return [t for t in self.engine.tools if t.spec.name in allowed]
+
+    def before_tool(self, call: ToolCall) -> Decision:
+        """Run stages ⑥–⑫ for ``call`` and return the final decision (ALLOW or DENY).
+
+        APPROVE is resolved here: a standing grant, else the approver; no approver, a timeout or
+        a refusal is DENY. Every non-ALLOW decision and every approval is audited.
+        """
+        decision = self._decide(call)
+        if decision.verdict is Verdict.DENY:
+            self.consecutive_denials += 1
+            if self.consecutive_denials >= DENIALS_TO_END_TURN:
+                self.turn_over = True
+                decision = attrs.evolve(decision, reason=decision.reason + " — this is the third refusal in a row: "
+                                        "stop trying variants of this action and tell the user what you wanted to do.")
+        else:
+            self.consecutive_denials = 0
+        return decision
+
+    def _decide(self, call: ToolCall) -> Decision:
+        ctx = self.ctx
+        tool = self.engine.tools.get(call.name)
+        if tool is None:
+            return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.unknown_tool", f"no tool named {call.name!r}"), call)
+        # Capabilities come from the registered spec, never from the model.
+        call = attrs.evolve(call, capabilities=tool.spec.capabilities)
+        store = self.engine.runtime.service("audit")
+        if store is not None and hasattr(store, "health"):
+            h = store.health()
+            if isinstance(h, Mapping) and h.get("ok") is False:
+                return Decision.deny(Stage.AUDIT, "audit.unwritable",
+                                     f"the audit store cannot be written ({h.get('error', 'unknown error')}); actions are refused until it can")
+        allowed = self.pipeline.filter_toolset(self.engine.tools.names(), ctx)
+        if call.name not in allowed:
+            return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.not_allowed",
+                                             f"tool {call.name!r} is not in this personality's toolset.yaml",
+                                             source="ethos.builtin.filter_toolset"), call)
+        flagged: list[Decision] = []
+        if self._downgrade is not None:
+            d = self._downgrade.check(call.name, call.capabilities, self.turn)
+            if d is not None:
+                d = attrs.evolve(d, source=d.source or "ethos.builtin.wrap_untrusted")
+                if d.verdict is Verdict.DENY:
+                    return self._block(d, call)
+                if d.verdict is Verdict.APPROVE:
+                    flagged.append(d)
+        hard = self.pipeline.hardline(call, ctx)
+        if hard.verdict is Verdict.DENY:
+            return self._block(hard, call)
+        if hard.verdict is Verdict.APPROVE:
+            flagged.append(hard)
+        checks: list[Callable[[], Decision]] = [lambda: self.pipeline.classify_risk(call, ctx)]
+        for role in tool.spec.arg_roles:
+            value = call.args.get(role.name)
+            if value is None:
+                continue
+            values = value if isinstance(value, (list, tuple)) else (value,)
+            for v in values:
+                if role.kind == "path":
+                    checks.append(lambda v=v, role=role: self.pipeline.fs_boundary(PathAccess(path=str(v), op=role.op, tool=call.name), ctx))
+                elif role.kind == "url":
+                    checks.append(lambda v=v: self.pipeline.network_reach(UrlAccess(url=str(v), tool=call.name), ctx))
+        checks.append(lambda: self.pipeline.watcher_policy(call, ctx))
+        for check in checks:
+            d = check()
+            if d.verdict is Verdict.DENY:
+                return self._block(d, call)
+            if d.verdict is Verdict.APPROVE:
+                flagged.append(d)
+        request = ApprovalRequest(call=call, flagged=tuple(flagged), personality=self.personality.id, session=self.id,
+                                  request_id=_secrets.token_hex(6))
+        verdict = self.pipeline.approval(request, ctx)
+        if verdict.verdict is Verdict.DENY:
+            return self._block(verdict, call)
+        if verdict.verdict is Verdict.ALLOW:
+            for d in flagged:  # flags cleared by mode off / reviewer are still recorded
+                self._audit_decision("audit.approval", d, call, extra={"cleared_by": verdict.rule})
+            return verdict
+        return self._resolve_approval(request, verdict, call)
+
+    def _grant_key(self, call: ToolCall) -> tuple[str, str]:
+        return (call.name, json.dumps(thaw(call.args), sort_keys=True, default=str))
+
+    def _resolve_approval(self, request: ApprovalRequest, verdict: Decision, call: ToolCall) -> Decision:
+        if self._grant_key(call) in self.session_grants:
+            answer = ApprovalAnswer(approved=True, approver="session-grant", scope="session")
+        else:
+            grants = self.engine.runtime.service("grants")
+            grant = grants.lookup(call, self.id) if grants is not None and hasattr(grants, "lookup") else None
+            if grant is not None:
+                answer = ApprovalAnswer(approved=True, approver="standing-grant", scope="always")
+            else:
+                timeout = self.engine.runtime.config.approvals.timeout_seconds
+                answer = ask(self.approver, request, timeout)
+                if answer.approved and answer.scope == "session":
+                    self.session_grants.add(self._grant_key(call))
+                elif answer.approved and answer.scope == "always" and grants is not None and hasattr(grants, "grant"):
+                    try:
+                        grants.grant_for(call, self.id, "always") if hasattr(grants, "grant_for") else None
+                    except Exception:  # noqa: BLE001 - a failed grant store only loses the convenience
+                        log.warning("could not store an always-grant")
+        event_data = {"tool": call.name, "approved": answer.approved, "approver": answer.approver, "scope": answer.scope,
+                      "flags": [d.rule for d in request.flagged], "reason": answer.reason, "request_id": request.request_id}
+        self.engine.emit(AuditEvent(category="audit.approval", code="approval.granted" if answer.approved else "approval.denied",
+                                    personality=self.personality.id, session=self.id, turn=self.turn, stage=Stage.APPROVAL.value,
+                                    rule=verdict.rule, verdict="allow" if answer.approved else "deny", source=verdict.source,
+                                    data=event_data))
+        if answer.approved:
+            return Decision.allow(Stage.APPROVAL, "approval.granted", f"approved by {answer.approver or 'a human'} ({answer.scope})",
+                                  source="approver")
+        return Decision.deny(Stage.APPROVAL, "approval.denied",
+                             f"a human did not approve this call ({answer.reason or 'declined'}); it was denied, not failed",
+                             source="approver")
+
+    def _block(self, decision: Decision, call: ToolCall) -> Decision:
+        self._audit_decision("audit.block", decision, call)
+        return decision
+
+    def _audit_decision(self, category: str, decision: Decision, call: ToolCall, extra: Mapping[str, Any] | None = None) -> None:
+        data = {"tool": call.name, "reason": decision.reason, **thaw(decision.evidence), **(extra or {})}
+        if self.personality.safety.observability.value != "none":
+            data["args"] = thaw(call.args)
+        self.engine.emit(AuditEvent(category=category, code=decision.rule, severity="warning", personality=self.personality.id,
+                                    session=self.id, turn=self.turn, stage=decision.stage.value, rule=decision.rule,
+                                    verdict=str(decision.verdict), source=decision.source, data=data))
+
+    # --- tool execution --------------------------------------------------------------------
+
+    def run_tool(self, call: ToolCall) -> ProcessedResult:
+        """before_tool → handler → after_tool. A denial becomes an error result the model sees."""
+        decision = self.before_tool(call)
+        if decision.verdict is not Verdict.ALLOW:
+            result = ToolResult(call_id=call.call_id, tool=call.name, ok=False,
+                                error=f"denied by {decision.stage.value} ({decision.rule}): {decision.reason}",
+                                source="ethos", trusted=True)
+            return self.after_tool(call, result, duration_ms=0.0, denied=decision)
+        tool = self.engine.tools.get(call.name)
+        assert tool is not None
+        call = attrs.evolve(call, capabilities=tool.spec.capabilities)
+        self.observe(AgentEvent(kind="tool_start", tool=call.name, capabilities=call.capabilities,
+                                data={"args_digest": hashlib.sha256(json.dumps(thaw(call.args), sort_keys=True, default=str).encode()).hexdigest()[:16]}))
+        start = time.perf_counter()
+        try:
+            out = tool.handler(call, self)
+            result = out if isinstance(out, ToolResult) else ToolResult(
+                call_id=call.call_id, tool=call.name, ok=True, content=str(out),
+                source="tool", trusted=Capability.UNTRUSTED_OUTPUT not in tool.spec.capabilities and tool.spec.source == "builtin")
+        except ActionDenied as exc:
+            d = exc.decision if isinstance(exc.decision, Decision) else None
+            result = ToolResult(call_id=call.call_id, tool=call.name, ok=False, error=str(exc), source="ethos", trusted=True)
+            if d is not None:
+                self._audit_decision("audit.block", d, call)
+        except EthosError as exc:
+            result = ToolResult(call_id=call.call_id, tool=call.name, ok=False, error=str(exc), source="ethos", trusted=False)
+        except Exception as exc:  # noqa: BLE001 - tool failures are results, never crashes
+            result = ToolResult(call_id=call.call_id, tool=call.name, ok=False, error=f"{type(exc).__name__}: {exc}",
+                                source="tool", trusted=False)
+        duration = (time.perf_counter() - start) * 1000
+        processed = self.after_tool(call, result, duration_ms=duration)
+        self.observe(AgentEvent(kind="tool_end", tool=call.name, capabilities=call.capabilities,
+                                data={"ok": result.ok, "untrusted": processed.verdict.untrusted,
+                                      "secret_path": bool(result.metadata.get("secret_path", False))}))
+        return processed
+
+    # --- ⑬–⑮ -------------------------------------------------------------------------------
+
+    def after_tool(self, call: ToolCall, result: ToolResult, *, duration_ms: float = 0.0,
+                   denied: Decision | None = None) -> ProcessedResult:
+        """Redact (⑬) content and error, decide wrapping (⑭), audit the call (⑮)."""
+        ctx = self.ctx
+        counts: dict[str, int] = {}
+
+        def red(text: str) -> str:
+            spans = self.pipeline.redaction_spans(text, ctx)
+            for span in spans:
+                counts[span.label] = counts.get(span.label, 0) + 1
+            from ethos_core.pipeline import apply_spans
+            return apply_spans(text, spans)
+
+        redacted = attrs.evolve(result, content=red(result.content), error=red(result.error) if result.error else None)
+        verdict = self.pipeline.wrap_untrusted(redacted, ctx) if not redacted.trusted else ProvenanceVerdict(untrusted=False)
+        if verdict.untrusted and self._downgrade is not None:
+            self._downgrade.note_untrusted(self.turn)
+        body = redacted.content if redacted.ok else f"error: {redacted.error}"
+        text = self._render(body, redacted.source, verdict) if verdict.untrusted else body
+        if denied is None:
+            data: dict[str, Any] = {"tool": call.name, "outcome": "ok" if result.ok else "error", "duration_ms": round(duration_ms, 3)}
+            mode = self.personality.safety.observability.value
+            if mode != "none":
+                data["args"] = thaw(call.args)
+                if not result.ok:
+                    data["error"] = redacted.error
+            if mode == "full":
+                data["result"] = redacted.content[:4096]
+            if verdict.flagged:
+                data["signals"] = list(verdict.signals)
+            self.engine.emit(AuditEvent(category="audit.tool_call", code=call.name, personality=self.personality.id,
+                                        session=self.id, turn=self.turn, verdict="allow", data=data))
+        if counts:
+            self.engine.emit(AuditEvent(category="audit.redacted", code="redaction.applied", personality=self.personality.id,
+                                        session=self.id, turn=self.turn, stage=Stage.REDACT.value,
+                                        data={"tool": call.name, "labels": dict(sorted(counts.items())),
+                                              "total": sum(counts.values())}))
+        return ProcessedResult(redacted, text, verdict, counts)
+
+    def redact(self, text: str) -> str:
+        return self.pipeline.redact(text, self.ctx)
+
+    # --- safe fetch and scoped filesystem --------------------------------------------------
+
+    def judge_url(self, url: str, method: str = "GET") -> Decision:
+        return self.pipeline.network_reach(UrlAccess(url=url, method=method), self.ctx)
+
+    def judge_path(self, path: str, op: str) -> Decision:
+        return self.pipeline.fs_boundary(PathAccess(path=path, op=op), self.ctx)
+
+    def fetch(self, url: str, method: str = "GET", **kwargs: Any) -> Any:
+        """The safe fetch: every hop judged by stage ⑩ (built-in and plugins)."""
+        net = _optional("ethos_core.network.session")
+        if net is None:
+            d = self.judge_url(url, method)
+            if d.verdict is not Verdict.ALLOW:
+                raise ActionDenied(d)
+            raise EthosError("the safe fetch is not available in this build")
+        return net.fetch_for_session(self, url, method=method, **kwargs)
+
+    def open(self, path: str, mode: str = "r") -> Any:
+        """Open ``path`` through ScopedStorage (⑨ on the requested and the resolved path)."""
+        fs = _optional("ethos_core.fs.session")
+        if fs is None:
+            d = self.judge_path(path, "write" if any(c in mode for c in "wax+") else "read")
+            if d.verdict is not Verdict.ALLOW:
+                raise ActionDenied(d)
+            raise EthosError("scoped storage is not available in this build")
+        return fs.open_for_session(self, path, mode)
+
+
+__all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "policy_json", "policy_digest", "AuditWriteError", "os"]
