@@ -167,6 +167,7 @@ class WatcherPolicy:
     max_tokens_per_session: int | None = None
     max_cost_per_session: float | None = None
     max_consecutive_errors: int | None = None
+    max_consecutive_errors_total: int | None = None  # consecutive failures over all tools
     max_identical_calls: int | None = None
     sequence_window_calls: int | None = None
     sequence_window_seconds: float | None = None

@@ -45,6 +45,7 @@ class WatcherConfig:
     max_tokens_per_session: int | None = key("maxTokensPerSession", default=None)
     max_cost_per_session: float | None = key("maxCostPerSession", default=None)
     max_consecutive_errors: int | None = key("maxConsecutiveErrors", default=None)
+    max_consecutive_errors_total: int | None = key("maxConsecutiveErrorsTotal", default=None)
     max_identical_calls: int | None = key("maxIdenticalCalls", default=None)
     sequence_window_calls: int | None = key("sequenceWindowCalls", default=None)
     sequence_window_seconds: float | None = key("sequenceWindowSeconds", default=None)
