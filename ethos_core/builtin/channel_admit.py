@@ -1,15 +1,18 @@
-"""Stage ① channel admission: only the owner and allowlisted senders reach the agent.
+"""Stage ① channel admission: only the owner, allowlisted and paired senders reach the agent, and
+only in a DM with them or a group listed in ``allowedChats``.
 
-Invariant: a sender not equal to the platform's ``owner`` and not in ``allowedSenders`` is
-denied (rule ``channel.not_allowed``); ids are compared as exact strings. Pairing and rate
-limits are layered on by the channel engine.
+Invariant: see :mod:`ethos_core.channel.admission` (rules ``channel.owner``,
+``channel.allowlisted``, ``channel.paired``, ``channel.not_allowed``,
+``channel.pairing_required``, ``channel.chat_not_allowed``, ``rate_limited``). Ids are compared as
+exact strings. An error in the engine (e.g. an unreadable state.db) raises, and the pipeline
+turns that into DENY. Not covered: taken-over accounts.
 """
 
 from __future__ import annotations
 
+from ethos_core.channel.admission import admission_for
 from ethos_core.markers import hookimpl
 from ethos_core.runtime import Runtime
-from ethos_core.stages import Stage
 from ethos_core.types import ChannelPolicy, Context, Decision, InboundMessage
 
 
@@ -19,12 +22,7 @@ class ChannelAdmitFloor:
 
     @hookimpl
     def ethos_channel_admit(self, message: InboundMessage, policy: ChannelPolicy, ctx: Context) -> Decision:
-        sender = message.sender_id
-        if policy.owner is not None and sender == policy.owner:
-            return Decision.allow(Stage.CHANNEL_ADMIT, "channel.owner", "sender is the owner")
-        if sender in policy.allowed_senders:
-            return Decision.allow(Stage.CHANNEL_ADMIT, "channel.allowlisted", "sender is allowlisted")
-        return Decision.deny(Stage.CHANNEL_ADMIT, "channel.not_allowed", "sender is not on the allowlist")
+        return admission_for(self.runtime).decide(message, policy)
 
 
 def make_plugin(runtime: Runtime) -> object:
