@@ -1,4 +1,11 @@
-"""Stage ⑤ watcher observe: every AgentEvent is handed to the out-of-band watcher."""
+"""Stage ⑤ watcher observe: every AgentEvent is handed to the out-of-band watcher.
+
+Invariant: the built-in forwards every event of every session to the engine's watcher
+(``runtime.services["watcher"]``) without blocking the agent's loop; the watcher's bounded queue
+makes a lost event visible as a paused session (``watcher.stalled``), never a silent gap.
+Not covered: judging events (stage ⑪ does that) and engines that attach no watcher (stage ⑪
+then pauses every call).
+"""
 
 from __future__ import annotations
 
