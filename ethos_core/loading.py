@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 from ethos_core.errors import PluginLoadError, PluginRegistrationError
 from ethos_core.runtime import Runtime
+from ethos_core.stages import BUILTIN_PREFIX, STAGE_ORDER
+
+STAGE_NAMES = frozenset(stage.value for stage in STAGE_ORDER)
 
 log = logging.getLogger("ethos.loading")
 
@@ -45,6 +48,13 @@ def load_entry_point_plugins(pm: object, runtime: Runtime, gate: VetGate | None 
     for group in (POLICY_GROUP, SKILL_GROUP):
         for ep in md.entry_points(group=group):
             dist = ep.dist
+            if ep.name.startswith(BUILTIN_PREFIX) or ep.name in STAGE_NAMES:
+                # Nothing installed may pose as a built-in, whatever group it is in.
+                message = f"entry point {ep.name!r} uses a name reserved for built-ins"
+                if group == POLICY_GROUP:
+                    raise PluginLoadError(message)
+                skipped.append((ep.name, message))
+                continue
             reason = gate(dist, group, runtime)
             if reason is not None:
                 if group == POLICY_GROUP:
