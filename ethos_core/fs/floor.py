@@ -10,6 +10,8 @@ What it does not do: resolve symlinks (the boundary resolves first and asks agai
 from __future__ import annotations
 
 import fnmatch
+import functools
+import glob
 import os
 from pathlib import PurePosixPath
 
@@ -86,15 +88,100 @@ def floor_entries(home: str | None = None, ethos_home: str | None = None) -> lis
     return entries
 
 
+_GLOB_CHARS = frozenset("*?[")
+
+
+class _Node:
+    """One component of the floor trie: literal children by name, glob children in a list."""
+
+    __slots__ = ("globs", "literal", "rule")
+
+    def __init__(self) -> None:
+        self.rule: str | None = None
+        self.literal: dict[str, _Node] = {}
+        self.globs: list[tuple[str, _Node]] = []
+
+    def child(self, part: str) -> _Node:
+        if _GLOB_CHARS.isdisjoint(part):
+            return self.literal.setdefault(part, _Node())
+        for pattern, node in self.globs:
+            if pattern == part:
+                return node
+        node = _Node()
+        self.globs.append((part, node))
+        return node
+
+
+class FloorMatcher:
+    """The floor compiled into a component trie: a lookup costs O(depth), not O(entries).
+
+    Semantics are exactly :func:`floor_rule`'s: an entry matches a path at or under it, each
+    component compared with ``fnmatch`` (case-sensitive), the first entry in list order wins.
+    """
+
+    def __init__(self, entries: list[tuple[str, tuple[str, ...]]]) -> None:
+        self._root = _Node()
+        self._order: dict[str, int] = {}
+        for index, (rule, parts) in enumerate(entries):
+            node = self._root
+            for part in parts:
+                node = node.child(part)
+            if node.rule is None:
+                node.rule = rule
+                self._order.setdefault(rule, index)
+
+    def match_parts(self, parts: tuple[str, ...]) -> str | None:
+        """Rule id for normalised absolute path ``parts`` (as from ``PurePosixPath.parts``)."""
+        found: list[str] = []
+        self._walk(self._root, parts, 0, found)
+        if not found:
+            return None
+        return min(found, key=lambda rule: self._order.get(rule, 0))
+
+    def _walk(self, node: _Node, parts: tuple[str, ...], depth: int, found: list[str]) -> None:
+        if node.rule is not None:
+            found.append(node.rule)
+            return
+        if depth >= len(parts):
+            return
+        part = parts[depth]
+        nxt = node.literal.get(part)
+        if nxt is not None:
+            self._walk(nxt, parts, depth + 1, found)
+        for pattern, glob_node in node.globs:
+            if fnmatch.fnmatchcase(part, pattern):
+                self._walk(glob_node, parts, depth + 1, found)
+
+    def match(self, path: str) -> str | None:
+        return self.match_parts(_parts(path))
+
+
+@functools.lru_cache(maxsize=64)
+def floor_matcher(home: str | None = None, ethos_home: str | None = None) -> FloorMatcher:
+    """The compiled floor for one (user home, ethos home) pair; cached."""
+    return FloorMatcher(floor_entries(home, ethos_home))
+
+
 def floor_rule(path: str, home: str | None = None, ethos_home: str | None = None) -> str | None:
     """Rule id when the absolute, normalised ``path`` is at or under a floor entry; else None."""
-    parts = _parts(path)
-    for rule, entry in floor_entries(home, ethos_home):
-        if len(parts) < len(entry):
+    return floor_matcher(home or os.path.expanduser("~"), ethos_home).match(path)
+
+
+def floor_literal_paths(home: str | None = None, ethos_home: str | None = None) -> list[str]:
+    """Floor entries as concrete paths (globs expanded against the disk), for identity checks.
+
+    Virtual filesystems (``/proc``, ``/sys``) are left out: nothing can hardlink into them.
+    """
+    paths: list[str] = []
+    for _rule, parts in floor_entries(home, ethos_home):
+        if len(parts) > 1 and parts[1] in ("proc", "sys"):
             continue
-        if all(fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, entry, strict=False)):
-            return rule
-    return None
+        text = os.path.join(*parts)
+        if _GLOB_CHARS.isdisjoint(text):
+            paths.append(text)
+        else:
+            paths.extend(sorted(glob.glob(glob.escape(os.path.dirname(text)) + "/" + os.path.basename(text))))
+    return paths
 
 
 def is_env_file(path: str) -> bool:
