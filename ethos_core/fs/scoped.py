@@ -719,7 +719,10 @@ class ScopedStorage:
     def _open_read(self, path: str) -> int:
         grant = self._authorize(path, "read")
         if self.use_openat2 and OPENAT2.available:
-            fd = OPENAT2.open(join_abs(grant.parts), _READ_FLAGS)
+            try:
+                fd = OPENAT2.open(join_abs(grant.parts), _READ_FLAGS)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, path) from None
             if fd is not None:
                 return self._verified(fd, grant)
         for _attempt in range(MAX_RETRIES):
