@@ -16,6 +16,7 @@ import json
 import math
 import unicodedata
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -155,6 +156,8 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Co", "Cn"})
 
 def _canonical_text(text: str) -> str:
     """NFKC, hidden/control characters removed, whitespace runs collapsed: near-identical is identical."""
+    if text.isascii() and text.isprintable():  # fast path: nothing to fold or strip
+        return " ".join(text.split())
     folded = unicodedata.normalize("NFKC", text)
     kept = "".join(" " if ch.isspace() else ch for ch in folded if ch.isspace() or
                    unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
@@ -163,10 +166,10 @@ def _canonical_text(text: str) -> str:
 
 def canonical(value: Any) -> Any:
     """JSON-able canonical form of tool arguments for comparing calls (not for executing them)."""
-    if isinstance(value, Mapping):
-        return {_canonical_text(str(k)): canonical(v) for k, v in value.items()}
     if isinstance(value, str):
         return _canonical_text(value)
+    if isinstance(value, (dict, MappingProxyType)) or isinstance(value, Mapping):
+        return {_canonical_text(str(k)): canonical(v) for k, v in value.items()}
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -175,10 +178,10 @@ def canonical(value: Any) -> Any:
         if math.isfinite(value) and value.is_integer():
             return int(value)
         return repr(value)
-    if isinstance(value, (frozenset, set)):
-        return sorted((canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
+    if isinstance(value, (frozenset, set)):
+        return sorted((canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, bytes):
         return value.hex()
     return _canonical_text(repr(value))

@@ -157,6 +157,7 @@ class Watcher:
 
         self._queue: deque[tuple[SessionState, int, float, float, AgentEvent]] = deque()
         self._lock = threading.Lock()  # enqueue order == sequence order; session creation
+        self._proc_lock = threading.Lock()  # one applier of events at a time, in queue order
         self._sessions: dict[SessionKey, SessionState] = {}
         self._seq = 0
         self._processed = 0
@@ -235,13 +236,9 @@ class Watcher:
 
     def _run(self) -> None:
         queue = self._queue
-        popleft = queue.popleft
-        handlers = self._handlers
         try:
             while True:
-                try:
-                    sess, seq, now, real, event = popleft()
-                except IndexError:
+                if not queue:
                     if self._closing:
                         return
                     self._idle = True
@@ -250,35 +247,53 @@ class Watcher:
                         self._wake.clear()
                     self._idle = False
                     continue
-                try:
-                    hook = self.stall_hook
-                    if hook is not None:
-                        hook(event)
-                    turn = event.turn
-                    if turn > sess.event_turn:
-                        sess.event_turn = turn
-                        sess.tokens_turn = 0.0
-                    sess.events += 1
-                    handler = handlers.get(event.kind)
-                    if handler is not None:
-                        handler(sess, now, event)
-                except Exception as exc:  # noqa: BLE001 - a failing rule pauses its session
-                    self._rule_errors += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                    sess.crashed = self._last_error
-                    log.warning("watcher rule failed for session %r: %r", sess.key, exc)
-                self._processed = seq
-                self._progress_real = time.monotonic()
-                if seq >= self._notify_at:
-                    with self._cond:
-                        self._notify_at = math.inf
-                        self._cond.notify_all()
+                with self._proc_lock:
+                    self._process(512, math.inf, on_thread=True)
         except BaseException as exc:  # the thread is dying: say why, wake every waiter
             self._thread_error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             with self._cond:
                 self._cond.notify_all()
+
+    def _process(self, limit: int, until: float, *, on_thread: bool) -> None:
+        """Apply up to ``limit`` queued events (stopping once ``until`` is processed).
+
+        Caller holds ``_proc_lock``, so events are applied one at a time in queue order whether
+        the watcher thread or a waiting ``decide`` (helping an idle thread) applies them.
+        """
+        popleft = self._queue.popleft
+        handlers = self._handlers
+        hook = self.stall_hook if on_thread else None
+        for _ in range(limit):
+            if self._processed >= until:
+                return
+            try:
+                sess, seq, now, _real, event = popleft()
+            except IndexError:
+                return
+            try:
+                if hook is not None:
+                    hook(event)
+                turn = event.turn
+                if turn > sess.event_turn:
+                    sess.event_turn = turn
+                    sess.tokens_turn = 0.0
+                sess.events += 1
+                handler = handlers.get(event.kind)
+                if handler is not None:
+                    handler(sess, now, event)
+            except Exception as exc:  # noqa: BLE001 - a failing rule pauses its session
+                self._rule_errors += 1
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                sess.crashed = self._last_error
+                log.warning("watcher rule failed for session %r: %r", sess.key, exc)
+            self._processed = seq
+            self._progress_real = time.monotonic()
+            if seq >= self._notify_at:
+                with self._cond:
+                    self._notify_at = math.inf
+                    self._cond.notify_all()
 
     def _on_usage(self, sess: SessionState, now: float, event: AgentEvent) -> None:
         data = event.data
@@ -346,6 +361,15 @@ class Watcher:
             return "ok" if self._thread.is_alive() else "crashed"
         if not self._thread.is_alive():
             return "crashed"
+        # Help an idle watcher thread instead of paying two thread wake-ups; when the thread is
+        # busy (or stuck inside an event) the lock is held and we wait for it with the deadline.
+        if self._proc_lock.acquire(blocking=False):
+            try:
+                self._process(1 << 30, target, on_thread=False)
+            finally:
+                self._proc_lock.release()
+            if self._processed >= target:
+                return "ok"
         deadline = time.monotonic() + self._decide_timeout
         with self._cond:
             while True:
