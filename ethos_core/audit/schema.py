@@ -1,0 +1,265 @@
+"""The schema of ``observability.db`` and its forward-only migrations.
+
+Invariant: a database is only ever moved forward, one numbered migration at a time, each in
+its own transaction that also records the version in ``schema_version``; a database newer than
+this code is refused (never "downgraded" or half-understood). Every table is STRICT; the file
+is opened in WAL mode with a busy timeout.
+
+Does not cover: concurrent migration by two processes of different ethos versions beyond what
+SQLite's write lock serialises (the second one sees the new version and does nothing).
+
+History (each entry is a migration, tested from every earlier version):
+
+1. ``events`` and ``policy_snapshots`` (the incident tables).
+2. ``events_fts``: FTS5 over category, code, rule and data, kept in step by triggers.
+3. Tamper evidence: ``prev_hash``/``row_hash`` per event, the ``chain`` state row (prune anchor
+   and head) and ``pruned_events`` tombstones; existing rows are chained in id order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ethos_core.audit.chain import GENESIS, row_hash
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Column order of ``events`` (after all migrations); hashed fields are EVENT_FIELDS.
+EVENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "ts",
+    "category",
+    "code",
+    "severity",
+    "personality",
+    "session",
+    "turn",
+    "stage",
+    "rule",
+    "verdict",
+    "source",
+    "snapshot_id",
+    "data",
+)
+
+
+def _v1_core(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE policy_snapshots (
+            id TEXT PRIMARY KEY,
+            personality TEXT NOT NULL,
+            body TEXT NOT NULL CHECK (json_valid(body)),
+            created TEXT NOT NULL
+        ) STRICT"""
+    )
+    conn.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            category TEXT NOT NULL,
+            code TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL DEFAULT 'info',
+            personality TEXT,
+            session TEXT,
+            turn INTEGER,
+            stage TEXT,
+            rule TEXT,
+            verdict TEXT,
+            source TEXT,
+            snapshot_id TEXT REFERENCES policy_snapshots(id),
+            data TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(data))
+        ) STRICT"""
+    )
+    conn.execute("CREATE INDEX events_ts ON events(ts)")
+    conn.execute("CREATE INDEX events_category_ts ON events(category, ts)")
+    conn.execute("CREATE INDEX events_personality_ts ON events(personality, ts)")
+
+
+# FTS5 indexes the first SEARCH_CHARS characters of each event's data JSON (plus category, code
+# and rule): rule ids, tools, hosts, URLs, paths and reasons sit there; long bodies are reachable
+# with SQL (json_extract, LIKE) but not indexed, which keeps indexing cost bounded per event.
+SEARCH_CHARS = 1024
+
+
+def _v2_fts(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"ALTER TABLE events ADD COLUMN search TEXT GENERATED ALWAYS AS (substr(data, 1, {SEARCH_CHARS})) VIRTUAL"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE events_fts USING fts5("
+        "category, code, rule, search, content='events', content_rowid='id')"
+    )
+    # Inserts are indexed by the writer in bulk (INSERT … SELECT per batch, several times faster
+    # than a per-row trigger); deletes and updates from anywhere keep the index consistent.
+    conn.execute(
+        """CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN
+            INSERT INTO events_fts(events_fts, rowid, category, code, rule, search)
+            VALUES ('delete', old.id, old.category, old.code, old.rule, old.search);
+        END"""
+    )
+    conn.execute(
+        """CREATE TRIGGER events_fts_au AFTER UPDATE ON events BEGIN
+            INSERT INTO events_fts(events_fts, rowid, category, code, rule, search)
+            VALUES ('delete', old.id, old.category, old.code, old.rule, old.search);
+            INSERT INTO events_fts(rowid, category, code, rule, search)
+            VALUES (new.id, new.category, new.code, new.rule, new.search);
+        END"""
+    )
+    conn.execute("INSERT INTO events_fts(events_fts) VALUES ('rebuild')")
+
+
+FTS_INDEX_SQL = (
+    "INSERT INTO events_fts(rowid, category, code, rule, search) "
+    "SELECT id, category, code, rule, search FROM events WHERE id > ? AND id <= ?"
+)
+
+
+def _v3_chain(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE events ADD COLUMN prev_hash TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN row_hash TEXT")
+    conn.execute(
+        """CREATE TABLE chain (
+            k INTEGER PRIMARY KEY CHECK (k = 1),
+            anchor_id INTEGER NOT NULL,
+            anchor_hash TEXT NOT NULL,
+            head_id INTEGER NOT NULL,
+            head_hash TEXT NOT NULL
+        ) STRICT"""
+    )
+    conn.execute(
+        """CREATE TABLE pruned_events (
+            id INTEGER PRIMARY KEY,
+            prev_hash TEXT NOT NULL,
+            row_hash TEXT NOT NULL,
+            category TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            pruned_at TEXT NOT NULL
+        ) STRICT"""
+    )
+    # Chain the rows written before tamper evidence existed, in id order.
+    cols = ", ".join(EVENT_FIELDS)
+    rows = conn.execute(f"SELECT {cols} FROM events ORDER BY id").fetchall()
+    prev, last_id = GENESIS, 0
+    for row in rows:
+        digest = row_hash(prev, row)
+        conn.execute("UPDATE events SET prev_hash = ?, row_hash = ? WHERE id = ?", (prev, digest, row[0]))
+        prev, last_id = digest, row[0]
+    # Ids below the first surviving row are treated as pruned before the chain existed.
+    first = rows[0][0] if rows else 1
+    conn.execute(
+        "INSERT INTO chain (k, anchor_id, anchor_hash, head_id, head_hash) VALUES (1, ?, ?, ?, ?)",
+        (first - 1, GENESIS, last_id if rows else 0, prev),
+    )
+
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "events and policy snapshots", _v1_core),
+    (2, "FTS5 index over event text", _v2_fts),
+    (3, "hash chain, prune anchor and tombstones", _v3_chain),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class SchemaTooNewError(sqlite3.DatabaseError):
+    """The file was written by a newer ethos; it is refused rather than half-understood."""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply every migration above the file's version up to ``target``; returns the new version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each step is its own
+    ``BEGIN IMMEDIATE`` … ``COMMIT``, so a crash leaves the file at a whole version.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied TEXT NOT NULL) STRICT"
+        )
+        version = current_version(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"observability.db schema version {version} is newer than this ethos understands "
+            f"({SCHEMA_VERSION}); upgrade ethos instead of writing to it"
+        )
+    for number, description, step in MIGRATIONS:
+        if number <= version or number > target:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check under the write lock: another process may have migrated meanwhile.
+            if current_version(conn) >= number:
+                conn.execute("ROLLBACK")
+                continue
+            step(conn)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied) VALUES (?, ?, ?)",
+                (number, description, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        version = number
+    return version
+
+
+DEFAULT_PRAGMAS: Mapping[str, str | int] = {
+    "journal_mode": "WAL",
+    # FULL: a committed batch survives power loss, not just a process crash (one fsync per batch).
+    "synchronous": "FULL",
+    "foreign_keys": 0,
+}
+
+
+def connect(
+    path: Path | str,
+    *,
+    busy_timeout: float = 5.0,
+    pragmas: Mapping[str, str | int] | None = None,
+    readonly: bool = False,
+) -> sqlite3.Connection:
+    """Open ``path`` in autocommit mode with WAL, the busy timeout and any extra pragmas."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        merged = dict(DEFAULT_PRAGMAS)
+        merged.update(pragmas or {})
+        if readonly:
+            merged.pop("journal_mode", None)
+        for name, value in merged.items():
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"bad pragma name {name!r}")
+            if isinstance(value, str) and not value.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"bad pragma value {value!r}")
+            conn.execute(f"PRAGMA {name} = {value}")
+        if not readonly:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != str(merged.get("journal_mode", "wal")).lower():
+                raise sqlite3.OperationalError(f"could not enable journal_mode={merged['journal_mode']} (got {mode})")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,131 @@
+"""Redaction before disk: every string of an audit event passes the redactor, whatever the caller did.
+
+Invariant: :func:`scrub_value` returns JSON-safe data in which every string — values, dict
+keys, list items, error texts, URLs — has passed ``redact`` (the pipeline's stage ⑬), and in
+which every value under a key that *names* a secret (``password``, ``api_key``,
+``Authorization``, ``*_token``, …) is replaced by ``[REDACTED:secret_key]`` even when the
+redactor does not recognise it. A redactor that raises replaces the string by
+``[REDACTED:redaction_error]`` (fail closed). Non-JSON values (bytes, objects) are stringified
+and then redacted; nesting deeper than :data:`MAX_DEPTH` is cut.
+
+Does not cover: recognising secrets the redactor does not know under innocuous keys — that is
+the redaction engine's job (ethos_core/redaction); this module guarantees it is applied.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Redactor = Callable[[str], str]
+
+MAX_DEPTH = 32
+REDACTION_ERROR = "[REDACTED:redaction_error]"
+SECRET_KEY_MARK = "[REDACTED:secret_key]"
+DEPTH_MARK = "[TRUNCATED:depth]"
+
+# Key names (lower-cased, separators removed) whose values are secrets by definition. Suffix
+# match, so ``x-api-key``, ``aws_secret_access_key`` and ``github_token`` are covered while
+# counters such as ``max_tokens`` / ``input_tokens`` (plural) are not.
+_SECRET_KEY_SUFFIXES = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "authorization",
+    "cookie",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "credential",
+    "credentials",
+    "clientsecret",
+)
+_SECRET_KEY_EXACT = frozenset({"pwd", "pass", "auth", "bearer", "otp", "pin", "dsn", "connectionstring"})
+_KEY_NORMALISE = re.compile(r"[\s_\-.]")
+
+
+@functools.lru_cache(maxsize=4096)
+def key_names_secret(key: str) -> bool:
+    """True when ``key`` (a dict key, header or parameter name) names a secret value."""
+    norm = _KEY_NORMALISE.sub("", key[:200].lower())
+    return norm in _SECRET_KEY_EXACT or norm.endswith(_SECRET_KEY_SUFFIXES)
+
+
+def safe_redact(redact: Redactor, text: str) -> str:
+    """Apply ``redact``; any failure or non-string answer redacts the whole text."""
+    if not text:
+        return text
+    try:
+        out = redact(text)
+    except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+        return REDACTION_ERROR
+    return out if isinstance(out, str) else REDACTION_ERROR
+
+
+def _scalar(value: Any, redact: Redactor) -> Any:
+    if value is None or isinstance(value, bool) or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return safe_redact(redact, value)
+    if isinstance(value, enum.Enum):
+        return _scalar(value.value, redact)
+    if isinstance(value, (bytes, bytearray)):
+        return safe_redact(redact, bytes(value).decode("utf-8", "replace"))
+    return safe_redact(redact, str(value))
+
+
+def _mask(value: Any, depth: int) -> Any:
+    """Everything under a secret-naming key: keep the shape, hide every leaf."""
+    if depth > MAX_DEPTH:
+        return DEPTH_MARK
+    if isinstance(value, Mapping):
+        return {SECRET_KEY_MARK if not isinstance(k, str) else k: _mask(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_mask(v, depth + 1) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return SECRET_KEY_MARK
+
+
+def scrub_value(value: Any, redact: Redactor, depth: int = 0) -> Any:
+    """Redacted, JSON-safe copy of ``value`` (see the module invariant)."""
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs for every string of every event
+        return safe_redact(redact, value) if value else value
+    if kind is int or kind is bool or value is None:
+        return value
+    if depth > MAX_DEPTH:
+        return DEPTH_MARK
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for raw_key, item in value.items():
+            if type(raw_key) is str:
+                key = safe_redact(redact, raw_key) if raw_key else raw_key
+                if key_names_secret(raw_key):
+                    # The key text itself is kept only after redaction; the value is masked.
+                    out[key] = _mask(item, depth + 1)
+                    continue
+            else:
+                key = str(_scalar(raw_key, redact))
+            out[key] = scrub_value(item, redact, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(v, redact, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [scrub_value(v, redact, depth + 1) for v in value]
+        return sorted(items, key=repr)
+    return _scalar(value, redact)
+
+
+def scrub_text(value: str | None, redact: Redactor) -> str | None:
+    """Redact one optional column value."""
+    return None if value is None else safe_redact(redact, str(value))
