@@ -12,6 +12,7 @@ from ethos_core.runtime import Runtime
 
 LIFECYCLE_MODULES: tuple[str, ...] = (
     "ethos_core.secrets.resolvers",
+    "ethos_core.secrets.providers",
     "ethos_core.channel.cli_channel",
     "ethos_core.audit.sinks",
 )

@@ -1,8 +1,15 @@
-"""Stage ⑬ credential redaction. Floor until the redaction engine lands: known secret values."""
+"""Stage ⑬ credential redaction: the non-removable floor is the full redaction engine.
+
+Invariant: every span the engine finds (credential patterns, credentials in URLs, every value in
+``runtime.secret_values`` in any encoded form, one decoding layer) is returned; plugins can
+only add spans (the pipeline unions them). See :mod:`ethos_core.redaction.engine` for what is
+not covered.
+"""
 
 from __future__ import annotations
 
 from ethos_core.markers import hookimpl
+from ethos_core.redaction import find_spans
 from ethos_core.runtime import Runtime
 from ethos_core.types import Context, RedactionSpan
 
@@ -13,15 +20,7 @@ class RedactFloor:
 
     @hookimpl
     def ethos_redact(self, text: str, ctx: Context) -> list[RedactionSpan]:
-        spans = []
-        for ref, value in self.runtime.secret_values.items():
-            if len(value) < 6:
-                continue
-            start = text.find(value)
-            while start != -1:
-                spans.append(RedactionSpan(start, start + len(value), f"secret:{ref}"))
-                start = text.find(value, start + len(value))
-        return spans
+        return find_spans(text, self.runtime.secret_values)
 
 
 def make_plugin(runtime: Runtime) -> object:

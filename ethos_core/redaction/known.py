@@ -1,0 +1,159 @@
+"""Known-value redaction: every secret the process resolved is hidden wherever it appears.
+
+Invariant: for each value of at least :data:`MIN_KNOWN_LENGTH` characters, these forms are found
+case-insensitively and replaced by ``[REDACTED:secret:<ref>]``:
+
+- the value itself, and its JSON-string-escaped form;
+- base64 and base64url (with or without padding), in every alignment: a value embedded at any
+  byte offset inside a larger base64 blob is still found (the characters that depend only on
+  the value's bytes are searched for);
+- URL-encoded (``quote``/``quote_plus``, ``%2F`` or ``%2f``);
+- hex (lower and upper case, since matching is case-insensitive).
+
+A value of at least :data:`MIN_FRAGMENT_LENGTH` characters is also found in pieces: every
+12-character window at a stride of 6 (plus the first and last 12 characters) is searched and
+each hit is extended left and right while the text keeps matching the value, so a secret split
+across two lines, two JSON fields or two messages is redacted piece by piece; a piece shorter
+than 17 characters that is neither the start nor the end of the value can survive.
+
+Not covered: values shorter than :data:`MIN_KNOWN_LENGTH` (they would destroy ordinary text;
+pattern redaction still applies), encryption or compression of the value, encodings not listed
+(e.g. base32, rot13), and a value split into many short pieces.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping
+
+MIN_KNOWN_LENGTH = 8
+MIN_FRAGMENT_LENGTH = 20
+_WINDOW = 12
+_STRIDE = 6
+
+Candidate = tuple[int, int, str, int]  # start, end, label, priority
+
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case A-Z only, so every index of the result is the same index of ``text``."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def known_label(ref: str) -> str:
+    """``secret:<ref>`` with characters that could break the marker replaced by ``_``."""
+    return "secret:" + (_LABEL_UNSAFE.sub("_", ref)[:64] or "_")
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """Base64 text that depends only on ``raw``'s bytes, for each of the 3 byte alignments."""
+    cores: set[str] = set()
+    n = len(raw)
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + raw + b"\0\0").decode("ascii")
+        first = -(-8 * k // 6)  # ceil(8k/6)
+        last = (8 * (k + n)) // 6  # exclusive
+        core = encoded[first:last]
+        if len(core) >= MIN_KNOWN_LENGTH:
+            cores.add(core)
+    # The exact, padded encodings (the value on its own).
+    cores.add(base64.b64encode(raw).decode("ascii"))
+    return cores
+
+
+def encoded_forms(value: str) -> set[str]:
+    """Every form of ``value`` that is searched for (already lower-cased)."""
+    raw = value.encode("utf-8")
+    forms = {value}
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    for core in _base64_cores(raw):
+        forms.add(core)
+        forms.add(core.rstrip("="))
+        forms.add(core.replace("+", "-").replace("/", "_"))
+        forms.add(core.replace("+", "-").replace("/", "_").rstrip("="))
+    forms.add(urllib.parse.quote(value, safe=""))
+    forms.add(urllib.parse.quote(value))
+    forms.add(urllib.parse.quote_plus(value))
+    forms.add(binascii.hexlify(raw).decode("ascii"))
+    return {ascii_lower(f) for f in forms if len(f) >= MIN_KNOWN_LENGTH}
+
+
+class KnownValueMatcher:
+    """Finds every form of a set of known values; built once per distinct set (cached)."""
+
+    def __init__(self, known_values: Mapping[str, str]):
+        self.forms: list[tuple[str, str]] = []  # (lower-cased form, label)
+        self.fragments: list[tuple[str, str, int, str]] = []  # (window, lower value, offset, label)
+        seen: set[str] = set()
+        # Longest first, so a value that contains another is labelled by itself.
+        for ref, value in sorted(known_values.items(), key=lambda kv: -len(kv[1] or "")):
+            if not isinstance(value, str) or len(value) < MIN_KNOWN_LENGTH:
+                continue
+            label = known_label(ref)
+            for form in sorted(encoded_forms(value), key=len, reverse=True):
+                if form not in seen:
+                    seen.add(form)
+                    self.forms.append((form, label))
+            low = ascii_lower(value)
+            if len(low) >= MIN_FRAGMENT_LENGTH:
+                offsets = set(range(0, len(low) - _WINDOW + 1, _STRIDE))
+                offsets.add(len(low) - _WINDOW)
+                for off in sorted(offsets):
+                    self.fragments.append((low[off : off + _WINDOW], low, off, label))
+
+    def find(self, lowered: str) -> list[Candidate]:
+        """Spans of ``lowered`` (the ASCII-lower-cased text) holding a known value in any form."""
+        out: list[Candidate] = []
+        for form, label in self.forms:
+            i = lowered.find(form)
+            while i != -1:
+                out.append((i, i + len(form), label, 5))
+                i = lowered.find(form, i + len(form))
+        covered_until = -1
+        hits: list[Candidate] = []
+        for window, low, off, label in self.fragments:
+            i = lowered.find(window)
+            while i != -1:
+                start, end = self._extend(lowered, i, low, off)
+                hits.append((start, end, label, 5))
+                i = lowered.find(window, max(end - _WINDOW + 1, i + 1))
+        for hit in sorted(hits):
+            if hit[1] > covered_until:
+                out.append(hit)
+                covered_until = hit[1]
+        return out
+
+    @staticmethod
+    def _extend(lowered: str, i: int, low: str, off: int) -> tuple[int, int]:
+        """Grow the window hit at ``i`` (value offset ``off``) while the text keeps matching."""
+        start, voff = i, off
+        while voff > 0 and start > 0 and lowered[start - 1] == low[voff - 1]:
+            start -= 1
+            voff -= 1
+        end, vend = i + _WINDOW, off + _WINDOW
+        limit = len(lowered)
+        while vend < len(low) and end < limit and lowered[end] == low[vend]:
+            end += 1
+            vend += 1
+        return start, end
+
+
+@functools.lru_cache(maxsize=16)
+def _matcher_for(items: tuple[tuple[str, str], ...]) -> KnownValueMatcher:
+    return KnownValueMatcher(dict(items))
+
+
+def matcher_for(known_values: Mapping[str, str]) -> KnownValueMatcher | None:
+    """The (cached) matcher for ``known_values``; ``None`` when nothing is long enough to search."""
+    items = tuple(sorted((str(k), v) for k, v in known_values.items() if isinstance(v, str) and len(v) >= MIN_KNOWN_LENGTH))
+    if not items:
+        return None
+    return _matcher_for(items)

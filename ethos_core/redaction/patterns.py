@@ -1,0 +1,363 @@
+"""The credential pattern set of stage ⑬: one :class:`Detector` per format, with a stable label.
+
+Invariant: every pattern here runs in time linear in the input. Each one either starts with a
+literal (so ``re`` jumps between occurrences with its literal-prefix search) or is only run in a
+bounded window around a literal anchor; every repetition over a character class is either
+bounded or possessive (``{n,}+``) and starts at the beginning of a run (a negative lookbehind on
+the same class), so a run of key-like characters is scanned once per detector, however long.
+``tests/adversarial/test_redact_bypass.py`` feeds 5 MB adversarial inputs to all of them.
+
+Labels are part of the public contract (``[REDACTED:<label>]``, ``audit.redacted`` counts,
+docs/redaction.md): never rename one.
+
+Not covered: secrets with no recognisable shape and no keyword next to them (a bare random
+password in prose) unless the process knows the value (known-value redaction, ``known.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import attrs
+
+# Characters of url-safe / base62 tokens, used for boundaries (a token starts where a run starts).
+_TOK = r"A-Za-z0-9_\-"
+_B62 = r"A-Za-z0-9"
+
+
+def _start(first: str, klass: str = _TOK) -> str:
+    """``first`` literal then a lookbehind that it begins a run of ``klass`` (keeps the literal prefix fast)."""
+    return f"{re.escape(first)}(?<![{klass}]{re.escape(first)})"
+
+
+@attrs.frozen
+class Detector:
+    """One credential format.
+
+    ``anchors``: lower-case literals; the detector only runs when one occurs in the lower-cased
+    text (a cheap prefilter; an empty tuple means always run). ``group``: the regex group that
+    is the secret (0 = the whole match). ``priority``: on overlap, the higher wins the label.
+    ``check``: an extra test on the secret text (e.g. "looks random") to keep words out.
+    """
+
+    label: str
+    regex: re.Pattern[str]
+    anchors: tuple[str, ...] = ()
+    group: int | str = 0
+    priority: int = 2
+    check: Callable[[str], bool] | None = None
+    # Extend the span leftwards over these characters (at most n): parts verified by a lookbehind.
+    left: tuple[str, int] | None = None
+    # Keyword-first, case-insensitive: matched only where an anchor occurs (``regex.match`` there).
+    anchored: bool = False
+
+
+def _mixed(value: str) -> bool:
+    """At least two of lower/upper/digit: random tokens pass, hyphenated words do not."""
+    classes = (
+        any(c.islower() for c in value),
+        any(c.isupper() for c in value),
+        any(c.isdigit() for c in value),
+    )
+    return sum(classes) >= 2
+
+
+def _has_digit(value: str) -> bool:
+    return any(c.isdigit() for c in value)
+
+
+def _d(label: str, pattern: str, anchors: tuple[str, ...], **kw: object) -> Detector:
+    ignorecase = bool(kw.pop("ignorecase", False))
+    flags = re.IGNORECASE if ignorecase else 0
+    kw.setdefault("anchored", ignorecase)
+    return Detector(label, re.compile(pattern, flags), anchors, **kw)  # type: ignore[arg-type]
+
+
+# Keywords whose assigned value is a secret (env, YAML, JSON, query strings, CLI flags).
+SECRET_KEYWORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "api-key",
+    "apikey",
+    "access_key",
+    "access-key",
+    "accesskey",
+    "private_key",
+    "private-key",
+    "privatekey",
+    "auth_key",
+    "authkey",
+    "credential",
+    "session_key",
+    "session-key",
+)
+_KW = r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?|session[_-]?key)"
+# A value that is a placeholder, a reference or an empty literal, not a secret.
+_NOT_SECRET_VALUE = (
+    r"(?!(?:null|none|nil|true|false|undefined|changeme|redacted|\*+|x{3,}|<[^>\s]{0,40}>)(?:[\"'\s,;&}\]]|$))"
+    r"(?!\[REDACTED:)(?!\$\{)(?!\{\{)(?!%\()(?!\$[A-Za-z_(])"
+)
+_VALUE = r"(?P<v>" + _NOT_SECRET_VALUE + r"[^\s\"'`,;&<>\\|(){}\[\]]{3,}+)"
+_QVALUE = r"(?P<v>" + _NOT_SECRET_VALUE + r"[^\"'\\\n]{3,512}+)"
+
+_DB_SCHEMES = (
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "mongodb",
+    "mongodb+srv",
+    "redis",
+    "rediss",
+    "amqp",
+    "amqps",
+    "mssql",
+    "sqlserver",
+    "oracle",
+    "cockroachdb",
+    "clickhouse",
+    "couchdb",
+    "neo4j",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql+asyncpg",
+    "mysql+pymysql",
+    "jdbc:postgresql",
+    "jdbc:mysql",
+)
+
+DETECTORS: tuple[Detector, ...] = (
+    # --- LLM providers ---------------------------------------------------------------------
+    _d("anthropic", _start("sk-ant-") + r"[a-z]{2,8}\d{0,3}-[" + _TOK + r"]{20,}+", ("sk-ant-",), priority=3),
+    _d("openrouter", _start("sk-or-") + r"v\d-[a-f0-9]{32,}+", ("sk-or-",), priority=3),
+    _d(
+        "openai",
+        _start("sk-") + r"(?!ant-|or-)(?:(?:proj|svcacct|admin|None)-)?[" + _TOK + r"]{20,}+",
+        ("sk-",),
+        check=_mixed,
+    ),
+    _d("groq", _start("gsk_") + r"[" + _B62 + r"]{40,}+", ("gsk_",), priority=3),
+    _d("huggingface", _start("hf_") + r"[" + _B62 + r"]{30,}+", ("hf_",), check=_mixed),
+    _d("huggingface", _start("api_org_") + r"[" + _B62 + r"]{30,}+", ("api_org_",)),
+    # --- cloud -------------------------------------------------------------------------------
+    _d(
+        "aws_access_key_id",
+        r"A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|PKA|BIA|CCA)(?<![A-Z0-9]A...)[A-Z0-9]{16}(?![A-Z0-9])",
+        ("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva", "apka", "abia", "acca"),
+        priority=3,
+    ),
+    _d(
+        "aws_secret_access_key",
+        r"aws.{0,24}?(?:secret|sk|private).{0,24}?[\"'\s:=>]{1,6}(?P<v>(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))",
+        ("aws",),
+        group="v",
+        ignorecase=True,
+        priority=3,
+    ),
+    _d("google_api_key", _start("AIza") + r"[" + _TOK + r"]{35}(?![" + _TOK + "])", ("aiza",), priority=3),
+    _d(
+        "gcp_service_account",
+        r"\"private_key_id\"\s{0,5}:\s{0,5}\"(?P<v>[a-f0-9]{40})\"",
+        ("private_key_id",),
+        group="v",
+        priority=3,
+    ),
+    _d(
+        "azure_connection_string",
+        r"(?:AccountKey|SharedAccessKey|SharedAccessSignature|SharedSecretValue)\s{0,3}=\s{0,3}(?P<v>[^;\s\"'<>]{8,}+)",
+        ("accountkey", "sharedaccesskey", "sharedaccesssignature", "sharedsecretvalue"),
+        group="v",
+        ignorecase=True,
+        priority=3,
+    ),
+    _d(
+        "azure_storage_key",
+        r"azure.{0,40}?(?:key|secret).{0,20}?[\"'\s:=>]{1,6}(?P<v>[A-Za-z0-9+/]{86}==)",
+        ("azure",),
+        group="v",
+        ignorecase=True,
+        priority=3,
+    ),
+    _d(
+        "azure_sas",
+        r"[?&]sig=(?P<v>[A-Za-z0-9%+/=]{20,}+)",
+        ("sig=",),
+        group="v",
+        priority=3,
+    ),
+    # --- code hosting --------------------------------------------------------------------------
+    _d("github", r"gh[pousr]_(?<![" + _TOK + r"]gh._)[" + _B62 + r"]{36,}+", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), priority=3),
+    _d("github", _start("github_pat_") + r"[" + _B62 + r"_]{22,}+", ("github_pat_",), priority=3),
+    _d(
+        "gitlab",
+        r"gl(?<![" + _TOK + r"]gl)(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[" + _TOK + r"]{20,}+",
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glimt-", "glagent-", "gloas-", "glsoat-", "glffct-"),
+        check=_has_digit,
+        priority=3,
+    ),
+    _d("gitlab", _start("GR1348941") + r"[" + _TOK + r"]{20,}+", ("gr1348941",), priority=3),
+    _d("npm", _start("npm_") + r"[" + _B62 + r"]{36,}+", ("npm_",), priority=3),
+    _d("pypi", _start("pypi-") + r"[" + _TOK + r"]{50,}+", ("pypi-",), priority=3),
+    # --- chat platforms -------------------------------------------------------------------------
+    _d("slack_token", r"xox[abposre]-(?<![" + _TOK + r"]xox.-)[" + _B62 + r"\-]{10,}+", ("xox",), check=_has_digit, priority=3),
+    _d("slack_token", _start("xapp-") + r"\d-[" + _B62 + r"\-]{20,}+", ("xapp-",), priority=3),
+    _d(
+        "slack_webhook",
+        r"hooks\.slack\.com\\?/(?:services|workflows|triggers)\\?/[A-Za-z0-9_+\-]{6,}+(?:\\?/[A-Za-z0-9_+\-]{4,}+){1,3}",
+        ("hooks.slack.com",),
+        priority=3,
+    ),
+    _d(
+        "telegram_bot_token",
+        r":AA(?:(?<=(?<![0-9])[0-9]{8}:AA)|(?<=(?<![0-9])[0-9]{9}:AA)|(?<=(?<![0-9])[0-9]{10}:AA))"
+        r"[" + _TOK + r"]{33}(?![" + _TOK + r"])",
+        (":aa",),
+        priority=3,
+        left=("0123456789", 10),
+    ),
+    _d(
+        "discord_bot_token",
+        r"[MNO](?<![" + _TOK + r"][MNO])[" + _TOK + r"]{23,27}+\.[" + _TOK + r"]{6}\.[" + _TOK + r"]{27,38}(?![" + _TOK + r"])",
+        (".",),
+        check=_mixed,
+        priority=3,
+    ),
+    _d(
+        "discord_webhook",
+        r"discord(?:app)?\.com\\?/api\\?/(?:v\d{1,2}\\?/)?webhooks\\?/\d{5,30}\\?/[" + _TOK + r"]{20,}+",
+        ("discord",),
+        priority=3,
+    ),
+    # --- payments / messaging SaaS ------------------------------------------------------------
+    _d("stripe", r"(?:sk|rk)_(?:live|test)_(?<![" + _TOK + r"][a-z]{2}_[a-z]{4}_)[" + _B62 + r"]{10,}+", ("_live_", "_test_"), priority=3),
+    _d("stripe", _start("whsec_") + r"[" + _B62 + r"]{20,}+", ("whsec_",), priority=3),
+    _d("twilio", r"(?:AC|SK)(?<![" + _B62 + r"]..)[a-f0-9]{32}(?![" + _B62 + r"])", ("ac", "sk"), priority=3),
+    _d(
+        "twilio",
+        r"twilio.{0,30}?(?:token|secret).{0,20}?[\"'\s:=>]{1,6}(?P<v>[a-f0-9]{32})(?![A-Za-z0-9])",
+        ("twilio",),
+        group="v",
+        ignorecase=True,
+        priority=3,
+    ),
+    _d("sendgrid", _start("SG.") + r"[" + _TOK + r"]{16,32}\.[" + _TOK + r"]{30,60}(?![" + _TOK + r"])", ("sg.",), priority=3),
+    _d(
+        "mailchimp",
+        r"-us(?<=(?<![A-Za-z0-9])[0-9a-f]{32}-us)\d{1,2}(?![A-Za-z0-9])",
+        ("-us",),
+        priority=3,
+        left=("0123456789abcdef", 32),
+    ),
+    _d("square", r"sq0(?:csp|atp)-(?<![" + _TOK + r"]sq0...-)[" + _TOK + r"]{22,}+", ("sq0",), priority=3),
+    _d("linear", _start("lin_api_") + r"[" + _B62 + r"]{32,}+", ("lin_api_",), priority=3),
+    _d("linear", _start("lin_oauth_") + r"[a-f0-9]{32,}+", ("lin_oauth_",), priority=3),
+    # --- generic structures ---------------------------------------------------------------------
+    _d(
+        "private_key",
+        r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[nr/]|-(?!----))*+"
+        r"(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)?",
+        ("private key",),
+        priority=4,
+    ),
+    _d(
+        "private_key",
+        r"PuTTY-User-Key-File-\d: [^\n]{0,80}(?:\n[^\n]{0,200}){0,6}?\nPrivate-Lines: \d{1,4}(?:\n[A-Za-z0-9+/=]{1,128})+",
+        ("putty-user-key-file",),
+        priority=4,
+    ),
+    _d(
+        "jwt",
+        r"eyJ(?<![" + _TOK + r"]eyJ)[" + _TOK + r"]{8,}+\.eyJ[" + _TOK + r"]{2,}+\.[" + _TOK + r"]*+",
+        ("eyj",),
+        priority=3,
+    ),
+    _d(
+        "authorization",
+        r"(?:proxy-)?authorization[\"']?\s{0,5}[:=]\s{0,5}[\"']?\s{0,3}"
+        r"(?:(?:bearer|basic|token|digest|bot|apikey|api-key|sso-key|key|otp|negotiate|ntlm)\s{1,5})?"
+        r"(?P<v>(?!\[REDACTED:)(?!(?:bearer|basic|token|digest|bot|negotiate|ntlm)\s)[^\s\"',;]{6,}+(?:,\s{0,3}[A-Za-z]+=\"?[^\s\",]{1,512}+\"?){0,12})",
+        ("authorization",),
+        group="v",
+        ignorecase=True,
+    ),
+    _d(
+        "authorization",
+        r"\b(?:bearer|token)\s{1,5}(?P<v>(?!\[REDACTED:)[A-Za-z0-9._~+/\-]{16,}+=*)",
+        ("bearer", "token"),
+        group="v",
+        ignorecase=True,
+        check=_mixed,
+    ),
+    _d(
+        "authorization",
+        r"(?:x-api-key|x-auth-token|x-access-token|api-key|x-goog-api-key|x-functions-key|private-token|x-gitlab-token)"
+        r"[\"']?\s{0,5}[:=]\s{0,5}[\"']?(?P<v>(?!\[REDACTED:)(?!\$\{)(?!\{\{)[^\s\"',;]{6,}+)",
+        ("x-api-key", "x-auth-token", "x-access-token", "api-key", "x-goog-api-key", "x-functions-key", "private-token", "x-gitlab-token"),
+        group="v",
+        ignorecase=True,
+    ),
+    _d(
+        "secret_assignment",
+        # env lines, YAML, JSON (also JSON-escaped), INI, query strings: KEYWORD[suffix] sep value
+        _KW + r"(?:[_.\-][A-Za-z0-9_.\-]{0,30})?(?:\\?[\"'])?\s{0,10}(?::=|=>|=|:)\s{0,10}(?:\\?[\"'])?" + _VALUE,
+        SECRET_KEYWORDS,
+        group="v",
+        ignorecase=True,
+        priority=1,
+    ),
+    _d(
+        "secret_assignment",
+        # a quoted value may contain spaces: password = "correct horse battery staple"
+        _KW + r"(?:[_.\-][A-Za-z0-9_.\-]{0,30})?[\"']?\s{0,10}(?::=|=>|=|:)\s{0,10}[\"']" + _QVALUE + r"[\"']",
+        SECRET_KEYWORDS,
+        group="v",
+        ignorecase=True,
+        priority=1,
+    ),
+    _d(
+        "secret_assignment",
+        # command-line flags: --password VALUE, --api-key=VALUE, --db-password 'x y'
+        r"--(?:[a-z0-9]{1,20}-){0,3}" + _KW + r"(?:-[a-z0-9]{1,20}){0,2}(?:=|\s{1,5})[\"']?" + _VALUE,
+        ("--",),
+        group="v",
+        ignorecase=True,
+        priority=1,
+    ),
+    _d(
+        "secret_assignment",
+        # mysql -pSECRET / mysqldump -p'SECRET'
+        r"mysql(?:dump|admin|import|sh)?\b[^\n]{0,200}?\s-p[\"']?(?P<v>[^\s\"'-][^\s\"']{2,}+)",
+        ("mysql",),
+        group="v",
+        priority=1,
+    ),
+    _d(
+        "secret_assignment",
+        # .netrc: machine HOST login USER password SECRET
+        r"\bmachine\s{1,10}\S{1,256}\s{1,10}login\s{1,10}\S{1,256}\s{1,10}password\s{1,10}(?P<v>\S{1,256})",
+        ("machine",),
+        group="v",
+        priority=1,
+        anchored=True,
+    ),
+)
+
+# URL credentials (scheme://user:pass@host): handled in code around each "://" (engine.py),
+# because the scheme decides the label and the password may itself contain "@".
+URL_USERINFO = re.compile(r"://(?P<user>[^\s/?#@:\"'<>]{0,256}+):(?P<pw>[^\s/?#\"'<>]{1,256})@(?=[A-Za-z0-9\[])")
+DB_SCHEMES = frozenset(_DB_SCHEMES)
+URL_SCHEME_BEFORE = re.compile(r"(?<![A-Za-z0-9+.\-:])[A-Za-z][A-Za-z0-9+.\-:]{0,30}\Z")
+
+#: Every label the engine can emit (docs/redaction.md lists them; known values add ``secret:<ref>``).
+LABELS: frozenset[str] = frozenset(d.label for d in DETECTORS) | {
+    "url_credentials",
+    "db_url_password",
+    "secret_field",
+}
