@@ -29,12 +29,12 @@ def _neutral(text: str) -> str:
 
 
 def placeholder(kind: str) -> str:
-    return f"{OPEN}{kind} from a sender who is not allowlisted was removed{CLOSE}"
+    return f"{OPEN}{_neutral(kind)} from a sender who is not allowlisted was removed{CLOSE}"
 
 
 def wrap_untrusted(item: QuotedText) -> str:
     author = _neutral(item.author) if item.author else "unknown"
-    return f"{OPEN}untrusted {item.kind} from {author}{CLOSE}{_neutral(item.text)}{OPEN}/untrusted{CLOSE}"
+    return f"{OPEN}untrusted {_neutral(item.kind)} from {author}{CLOSE}{_neutral(item.text)}{OPEN}/untrusted{CLOSE}"
 
 
 def _filter(item: QuotedText, mode: ContextVisibility, allowed: set[str] | frozenset[str]) -> QuotedText:

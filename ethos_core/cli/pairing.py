@@ -58,8 +58,12 @@ def pairing_group() -> None:
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """Pending codes (hint only), paired senders and the lock state."""
     paths = HomePaths(home_path(ctx))
-    store = PairingStore(paths.state_db)
-    report: dict[str, Any] = {"pending": store.pending(), "approved": store.approved_senders(),
+    if paths.state_db.exists():
+        store = PairingStore(paths.state_db)
+        pending, approved = store.pending(), store.approved_senders()
+    else:
+        pending, approved = [], []
+    report: dict[str, Any] = {"pending": pending, "approved": approved,
               "health": pairing_health(paths.state_db)}
     if as_json:
         emit_json(report)
