@@ -103,7 +103,8 @@ class BoundedDecoder:
                 raise UnsupportedEncoding(f"corrupt br body: {exc}") from None
             out.append(self._count(piece))
             data = b""
-            if self._br.can_accept_more_data() or self._br.is_finished():
+            # can_accept_more_data() is not "output drained": keep pulling until nothing comes.
+            if not piece or self._br.is_finished():
                 break
         return b"".join(out)
 
