@@ -36,6 +36,7 @@ from ethos_core.config.home import HomeConfig, effective_personality, load_home
 from ethos_core.errors import (
     ActionDenied,
     AuditWriteError,
+    BoundaryError,
     EthosError,
     SecretResolutionError,
 )
@@ -206,7 +207,7 @@ class Engine:
                 store_mod.AuditStore, "for_runtime") else store_mod.AuditStore(rt.home.observability_db, redact=self.redact)
         watcher_mod = _optional("ethos_core.watcher")
         if watcher_mod is not None and hasattr(watcher_mod, "Watcher") and "watcher" not in rt.services:
-            rt.services["watcher"] = watcher_mod.Watcher(rt)
+            rt.services["watcher"] = watcher_mod.Watcher(rt, emit=self.emit)
 
     # --- personalities and sessions --------------------------------------------------------
 
@@ -393,6 +394,8 @@ class Session:
         self.turn_over = False
         self.session_grants: set[tuple[str, str]] = set()
         self._downgrade: Any = None
+        self._storage: Any = None
+        self._fetchers: dict[tuple[str, ...] | None, Any] = {}
         mod = _optional("ethos_core.injection.downgrade")
         if mod is not None and hasattr(mod, "DowngradeState"):
             self._downgrade = mod.DowngradeState(turns=personality.safety.downgrade_turns,
@@ -608,9 +611,17 @@ class Session:
         start = time.perf_counter()
         try:
             out = tool.handler(call, self)
-            result = out if isinstance(out, ToolResult) else ToolResult(
-                call_id=call.call_id, tool=call.name, ok=True, content=str(out),
-                source="tool", trusted=Capability.UNTRUSTED_OUTPUT not in tool.spec.capabilities and tool.spec.source == "builtin")
+            if isinstance(out, ToolResult):
+                result = out
+            else:
+                default_trusted = Capability.UNTRUSTED_OUTPUT not in tool.spec.capabilities and tool.spec.source == "builtin"
+                result = ToolResult(call_id=call.call_id, tool=call.name, ok=True, content=str(out),
+                                    source=str(getattr(out, "source", "tool")),
+                                    trusted=bool(getattr(out, "trusted", default_trusted)) and default_trusted
+                                    or (bool(getattr(out, "trusted", False)) and tool.spec.source == "builtin"))
+        except BoundaryError as exc:
+            result = ToolResult(call_id=call.call_id, tool=call.name, ok=False,
+                                error=f"refused ({exc.rule}): {exc.reason}", source="ethos", trusted=True)
         except ActionDenied as exc:
             d = exc.decision if isinstance(exc.decision, Decision) else None
             result = ToolResult(call_id=call.call_id, tool=call.name, ok=False, error=str(exc), source="ethos", trusted=True)
@@ -680,25 +691,55 @@ class Session:
     def judge_path(self, path: str, op: str) -> Decision:
         return self.pipeline.fs_boundary(PathAccess(path=path, op=op), self.ctx)
 
+    def fetcher(self, tool_hosts: Iterable[str] | None = None) -> Any:
+        """A SafeFetcher for this session: every hop judged by the floor *and* stage ⑩ plugins."""
+        from ethos_core.network.fetch import SafeFetcher
+
+        key = tuple(sorted(tool_hosts)) if tool_hosts is not None else None
+        fetcher = self._fetchers.get(key)
+        if fetcher is None:
+            fetcher = SafeFetcher.for_personality(
+                self.engine.runtime, self.personality, session=self.id, tool_hosts=tool_hosts,
+                stage=lambda access: self.pipeline.network_reach(access, self.ctx))
+            self._fetchers[key] = fetcher
+        return fetcher
+
     def fetch(self, url: str, method: str = "GET", **kwargs: Any) -> Any:
-        """The safe fetch: every hop judged by stage ⑩ (built-in and plugins)."""
-        net = _optional("ethos_core.network.session")
-        if net is None:
-            d = self.judge_url(url, method)
-            if d.verdict is not Verdict.ALLOW:
-                raise ActionDenied(d)
-            raise EthosError("the safe fetch is not available in this build")
-        return net.fetch_for_session(self, url, method=method, **kwargs)
+        """The safe fetch: pinned DNS, every redirect hop judged by stage ⑩ (built-in and plugins).
+
+        Raises :class:`~ethos_core.errors.BoundaryError` (``FetchRefused``) when a hop is refused.
+        """
+        return self.fetcher().request(method, url, **kwargs)
+
+    def storage(self) -> Any:
+        """This session's ScopedStorage: fs_reach + floor, race-free opens, checkpoints."""
+        from ethos_core.fs.scoped import ScopedStorage
+
+        if self._storage is None:
+            self._storage = ScopedStorage.for_personality(
+                self.engine.runtime, self.personality, session=self.id, turn=self.turn,
+                judge=lambda access: self.pipeline.fs_boundary(access, self.ctx),
+                on_approve=self._approve_boundary)
+        self._storage.turn = self.turn
+        return self._storage
+
+    def _approve_boundary(self, decision: Decision) -> bool:
+        """An APPROVE from the filesystem (e.g. reading a .env file) asks the approver."""
+        call = ToolCall(name=decision.evidence.get("tool", "file") if decision.evidence else "file",
+                        args={"path": decision.evidence.get("path", "") if decision.evidence else ""})
+        request = ApprovalRequest(call=call, flagged=(decision,), personality=self.personality.id, session=self.id,
+                                  request_id=_secrets.token_hex(6))
+        answer = ask(self.approver, request, self.engine.runtime.config.approvals.timeout_seconds)
+        self.engine.emit(AuditEvent(category="audit.approval", code="approval.granted" if answer.approved else "approval.denied",
+                                    personality=self.personality.id, session=self.id, turn=self.turn,
+                                    stage=decision.stage.value, rule=decision.rule,
+                                    verdict="allow" if answer.approved else "deny",
+                                    data={"approver": answer.approver, "scope": answer.scope, "reason": answer.reason}))
+        return answer.approved
 
     def open(self, path: str, mode: str = "r") -> Any:
         """Open ``path`` through ScopedStorage (⑨ on the requested and the resolved path)."""
-        fs = _optional("ethos_core.fs.session")
-        if fs is None:
-            d = self.judge_path(path, "write" if any(c in mode for c in "wax+") else "read")
-            if d.verdict is not Verdict.ALLOW:
-                raise ActionDenied(d)
-            raise EthosError("scoped storage is not available in this build")
-        return fs.open_for_session(self, path, mode)
+        return self.storage().open(path, mode)
 
 
 __all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "policy_json", "policy_digest", "AuditWriteError", "os"]
