@@ -3,7 +3,8 @@ paths (the filesystem boundary ⑨ and the shell blocklist ⑦). Nothing else ke
 
 Invariant: :func:`floor_rule` returns a rule id for any path at or under a floor entry, for
 read and write alike, whatever fs_reach says. Paths are compared component-wise after
-normalisation (``/a/b`` never matches ``/a/bc``). ETHOS_HOME's stores are on the floor too.
+normalisation (``/a/b`` never matches ``/a/bc``) and case-insensitively (case-insensitive
+filesystems would otherwise open ``~/.SSH``). ETHOS_HOME's stores are on the floor too.
 What it does not do: resolve symlinks (the boundary resolves first and asks again).
 """
 
@@ -102,6 +103,7 @@ class _Node:
         self.globs: list[tuple[str, _Node]] = []
 
     def child(self, part: str) -> _Node:
+        part = part.casefold()
         if _GLOB_CHARS.isdisjoint(part):
             return self.literal.setdefault(part, _Node())
         for pattern, node in self.globs:
@@ -115,8 +117,9 @@ class _Node:
 class FloorMatcher:
     """The floor compiled into a component trie: a lookup costs O(depth), not O(entries).
 
-    Semantics are exactly :func:`floor_rule`'s: an entry matches a path at or under it, each
-    component compared with ``fnmatch`` (case-sensitive), the first entry in list order wins.
+    An entry matches a path at or under it, each component compared with ``fnmatch``
+    *case-insensitively* (``~/.SSH`` is the key directory on a case-insensitive filesystem; on
+    a case-sensitive one refusing it costs nothing); the first entry in list order wins.
     """
 
     def __init__(self, entries: list[tuple[str, tuple[str, ...]]]) -> None:
@@ -144,7 +147,7 @@ class FloorMatcher:
             return
         if depth >= len(parts):
             return
-        part = parts[depth]
+        part = parts[depth].casefold()
         nxt = node.literal.get(part)
         if nxt is not None:
             self._walk(nxt, parts, depth + 1, found)
@@ -167,13 +170,20 @@ def floor_rule(path: str, home: str | None = None, ethos_home: str | None = None
     return floor_matcher(home or os.path.expanduser("~"), ethos_home).match(path)
 
 
-def floor_literal_paths(home: str | None = None, ethos_home: str | None = None) -> list[str]:
+def floor_literal_paths(home: str | None = None, ethos_home: str | None = None, *, system: bool = True) -> list[str]:
     """Floor entries as concrete paths (globs expanded against the disk), for identity checks.
 
-    Virtual filesystems (``/proc``, ``/sys``) are left out: nothing can hardlink into them.
+    ETHOS_HOME and user-home entries come first, system entries last (``system=False`` leaves
+    them out). Virtual filesystems (``/proc``, ``/sys``) are left out: nothing hardlinks into them.
     """
     paths: list[str] = []
-    for _rule, parts in floor_entries(home, ethos_home):
+    home = home or os.path.expanduser("~")
+    entries = floor_entries(home, ethos_home)
+    system_parts = {_parts(pattern) for _rule, pattern in SYSTEM_FLOOR}
+    ordered = [e for e in entries if e[1] not in system_parts][::-1]
+    if system:
+        ordered += [e for e in entries if e[1] in system_parts]
+    for _rule, parts in ordered:
         if len(parts) > 1 and parts[1] in ("proc", "sys"):
             continue
         text = os.path.join(*parts)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ethos_core.fs.floor import floor_matcher, is_env_file
 from ethos_core.stages import Stage
@@ -112,11 +112,14 @@ def normalize(path: object, *, home: str, base: str) -> str:
     return norm
 
 
-def resolve_parts(parts: Parts) -> Parts:
+def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None) -> Parts:
     """Follow every symlink in the normalised absolute path ``parts`` (like ``realpath``).
 
     Components that do not exist are kept as they are, so a dangling symlink resolves to its
-    target. Raises :class:`PathRefused` (``fs.symlink_loop``) after :data:`MAX_SYMLINK_HOPS`.
+    target. ``visit(link_parts)`` is called with each symlink's own path before it is followed
+    (it may raise :class:`PathRefused`: a ``/proc/<pid>/fd/N`` magic link is judged as itself,
+    not by what it points at). Raises :class:`PathRefused` (``fs.symlink_loop``) after
+    :data:`MAX_SYMLINK_HOPS`.
     This is the *judgment* resolver (``lstat``/``readlink`` on paths); opens use the
     descriptor walk in :mod:`ethos_core.fs.scoped` instead.
     """
@@ -146,6 +149,8 @@ def resolve_parts(parts: Parts) -> Parts:
         if not stat.S_ISLNK(st.st_mode):
             resolved.append(name)
             continue
+        if visit is not None:
+            visit((*resolved, name))
         hops += 1
         if hops > MAX_SYMLINK_HOPS:
             raise PathRefused(deny("fs.symlink_loop", "the path has a symlink loop (or too many symlinks)"))
@@ -207,6 +212,8 @@ class FsPolicy:
             base = join_abs(workspace[0]) if workspace else (self.data_dir or "/")
         self.base = os.path.normpath(base)
         self._ethos_parts = split_abs(self.ethos_home) if self.ethos_home else None
+        self._home_real: str | None = None  # resolved lazily, once per policy
+        self._ethos_real: str | None = None
         self._pdir_parts = split_abs(self.personality_dir) if self.personality_dir else None
 
     # --- public -----------------------------------------------------------------------------
@@ -222,7 +229,7 @@ class FsPolicy:
         if first.denied:
             return first
         try:
-            resolved = resolve_parts(lexical)
+            resolved = resolve_parts(lexical, self.check_link)
         except PathRefused as refused:
             return refused.decision
         if resolved == lexical:
@@ -250,13 +257,9 @@ class FsPolicy:
 
     def judge_resolved(self, parts: Parts, op: str) -> Decision:
         """Judgment of a symlink-free absolute path (the target actually reached)."""
-        homes = {self.home, _realpath(self.home)}
-        ethos_homes = {self.ethos_home, _realpath(self.ethos_home)} if self.ethos_home else {None}
-        for home in homes:
-            for ethos_home in ethos_homes:
-                rule = floor_matcher(home, ethos_home).match_parts(("/", *parts))
-                if rule is not None:
-                    return deny(f"fs.{rule}", "the path resolves into a location on the always-deny floor")
+        rule = self.resolved_floor_rule(parts)
+        if rule is not None:
+            return deny(f"fs.{rule}", "the path resolves into a location on the always-deny floor")
         if op == "write" and (self.is_protected(parts) or self._is_protected_resolved(parts)):
             return deny("fs.protected", "the path resolves to a file the agent may not write")
         roots = self.write_roots if op == "write" else self.read_roots
@@ -265,6 +268,34 @@ class FsPolicy:
         ):
             return deny("fs.symlink_escape", "a symlink in the path leads outside this personality's fs_reach")
         return self._env_decision(parts)
+
+    def check_link(self, parts: Parts) -> None:
+        """Before a symlink is followed: a link that is itself on the floor (``/proc/self/fd/0``,
+        ``/proc/self/root``) is refused as itself, whatever it points at."""
+        rule = self.resolved_floor_rule(parts)
+        if rule is not None:
+            raise PathRefused(deny(f"fs.{rule}", "the path resolves into a location on the always-deny floor"))
+
+    def resolved_floor_rule(self, parts: Parts) -> str | None:
+        """Floor rule of a resolved path, against the user and ethos homes as given and resolved."""
+        for home in (self.home, self._real_home()):
+            for ethos_home in (self.ethos_home, self._real_ethos_home()):
+                rule = floor_matcher(home, ethos_home).match_parts(("/", *parts))
+                if rule is not None:
+                    return rule
+        return None
+
+    def _real_home(self) -> str:
+        if self._home_real is None:
+            self._home_real = _realpath(self.home)
+        return self._home_real
+
+    def _real_ethos_home(self) -> str | None:
+        if self.ethos_home is None:
+            return None
+        if self._ethos_real is None:
+            self._ethos_real = _realpath(self.ethos_home)
+        return self._ethos_real
 
     def floor_rule(self, parts: Parts) -> str | None:
         return floor_matcher(self.home, self.ethos_home).match_parts(("/", *parts))
@@ -313,8 +344,9 @@ class FsPolicy:
                 continue
         if any(is_under(parts, p) for p in others):
             return True
-        if self.ethos_home:
-            real = split_abs(_realpath(self.ethos_home))
+        real_ethos = self._real_ethos_home()
+        if real_ethos:
+            real = split_abs(real_ethos)
             if real != self._ethos_parts and is_under(parts, real):
                 rest = parts[len(real) :]
                 return not (len(rest) >= 3 and rest[0] == "personalities" and rest[2] == "data")

@@ -152,12 +152,19 @@ class FloorIdentities:
     """
 
     def __init__(
-        self, home: str | None = None, ethos_home: str | None = None, *, max_entries: int = 20000, min_refresh: float = 1.0
+        self,
+        home: str | None = None,
+        ethos_home: str | None = None,
+        *,
+        max_entries: int = 5000,
+        min_refresh: float = 1.0,
+        system: bool = True,
     ) -> None:
         self.home = home
         self.ethos_home = ethos_home
-        self.max_entries = max_entries
+        self.max_entries = max_entries  # per floor entry, so one huge directory cannot starve the rest
         self.min_refresh = min_refresh
+        self.system = system  # False leaves out /etc, /root, /boot (tests; the user and ethos homes stay)
         self._lock = threading.Lock()
         self._ids: frozenset[tuple[int, int]] = frozenset()
         self._scanned_at = -1e18
@@ -165,9 +172,8 @@ class FloorIdentities:
 
     def refresh(self) -> None:
         ids: set[tuple[int, int]] = set()
-        budget = [self.max_entries]
-        for path in floor_literal_paths(self.home, self.ethos_home):
-            self._scan(path, ids, budget, depth=0)
+        for path in floor_literal_paths(self.home, self.ethos_home, system=self.system):
+            self._scan(path, ids, [self.max_entries], depth=0)
         with self._lock:
             self._ids = frozenset(ids)
             self._scanned_at = time.monotonic()
@@ -251,12 +257,14 @@ def walk_path(
     *,
     follow_final: bool = True,
     mkdir_ok: Callable[[Parts], bool] | None = None,
+    visit: Callable[[Parts], None] | None = None,
 ) -> Walk:
     """Walk normalised absolute ``parts`` with ``O_NOFOLLOW`` directory descriptors.
 
     Symlinks are followed in user space (at most :data:`MAX_SYMLINK_HOPS`); ``follow_final``
     says whether a symlink as the last component is followed too. ``mkdir_ok(parts)`` decides
-    whether a missing intermediate directory may be created. Raises :class:`PathRefused` on a
+    whether a missing intermediate directory may be created; ``visit(link_parts)`` sees every
+    symlink before it is followed and may raise :class:`PathRefused`. Raises :class:`PathRefused` on a
     loop and :class:`_WalkError` on an OS error.
     """
     walk = Walk()
@@ -281,7 +289,7 @@ def walk_path(
                 except OSError as exc:
                     raise _WalkError(exc, (*walk.names, name)) from None
                 if st is not None and stat.S_ISLNK(st.st_mode) and follow_final:
-                    hops = _follow(walk, name, pending, hops)
+                    hops = _follow(walk, name, pending, hops, visit)
                     continue
                 walk.name, walk.st = name, st
                 return walk
@@ -291,7 +299,7 @@ def walk_path(
             except OSError as exc:
                 opened = _recover(walk, name, pending, exc, mkdir_ok)
                 if opened is None:
-                    hops = _follow(walk, name, pending, hops)
+                    hops = _follow(walk, name, pending, hops, visit)
                     continue
             walk.fds.append(opened)
             walk.names.append(name)
@@ -340,7 +348,9 @@ def _recover(
     raise _WalkError(exc, _prospective(walk, name, pending))
 
 
-def _follow(walk: Walk, name: str, pending: list[str], hops: int) -> int:
+def _follow(walk: Walk, name: str, pending: list[str], hops: int, visit: Callable[[Parts], None] | None) -> int:
+    if visit is not None:
+        visit((*walk.names, name))
     hops += 1
     if hops > MAX_SYMLINK_HOPS:
         raise PathRefused(deny("fs.symlink_loop", "the path has a symlink loop (or too many symlinks)"))
@@ -592,7 +602,7 @@ class ScopedStorage:
         """True when this storage wrote ``path`` (its content is the agent's own, not outside input)."""
         try:
             parts = split_abs(self.policy.normalize(path, "read"))
-            return join_abs(resolve_parts(parts)) in self._written
+            return join_abs(resolve_parts(parts, self.policy.check_link)) in self._written
         except PathRefused:
             return False
 
@@ -813,7 +823,7 @@ class ScopedStorage:
                 return self.policy.judge_resolved(parts, "write").allowed
 
         try:
-            walk = walk_path(grant.parts, follow_final=follow_final, mkdir_ok=mkdir_ok)
+            walk = walk_path(grant.parts, follow_final=follow_final, mkdir_ok=mkdir_ok, visit=self.policy.check_link)
         except PathRefused as refused:
             raise self._refuse(op, grant.path, refused.decision) from None
         except _WalkError as failed:

@@ -38,7 +38,7 @@ class World:
 
     def storage(self, policy: FsPolicy | None = None, **kw: Any) -> ScopedStorage:
         kw.setdefault("emit", self.events.append)
-        kw.setdefault("identities", FloorIdentities(str(self.home), str(self.ethos), min_refresh=0))
+        kw.setdefault("identities", FloorIdentities(str(self.home), str(self.ethos), min_refresh=0, system=False))
         kw.setdefault("checkpoints", CheckpointStore(self.ethos / "checkpoints"))
         kw.setdefault("personality", "p")
         return ScopedStorage(policy or self.policy(), **kw)

@@ -13,8 +13,8 @@ from ethos_core.errors import BoundaryError
 from ethos_core.fs import fs_services
 from ethos_core.fs.scoped import OPENAT2, ScopedStorage
 from ethos_core.runtime import HomePaths, Runtime
-from ethos_core.types import Decision, FsReach, PathAccess, Personality
 from ethos_core.stages import Stage
+from ethos_core.types import Decision, FsReach, PathAccess, Personality
 
 
 @pytest.fixture(params=["openat2", "walk"])
