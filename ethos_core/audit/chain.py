@@ -89,27 +89,29 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
     tomb_ids = sorted(tombstones)
     ti = 0
 
-    def link(row_id: int, prev: str) -> str | None:
-        """Describe why ``row_id`` (claiming ``prev``) does not follow ``last_id``, or None."""
+    def link(row_id: int, prev: str) -> tuple[str, int] | None:
+        """Why ``row_id`` (claiming ``prev``) does not follow ``last_id``, and the id to blame."""
         if prev == expected_prev:
             return None
         holder = _holder_of(conn, prev)
         if holder is not None and holder > row_id:
-            return f"event id {row_id} is out of order: it was written after event id {holder}"
+            return f"event id {row_id} is out of order: it was written after event id {holder}", row_id
         if row_id > last_id + 1:
-            return f"event id {last_id + 1}" + (
-                f" to {row_id - 1}" if row_id - 1 > last_id + 1 else ""
-            ) + f" deleted: the chain breaks before event id {row_id}"
-        return f"event id {row_id} does not follow event id {last_id}: a row before it was deleted, replaced or reordered"
+            span = f"event id {last_id + 1}" + (f" to {row_id - 1}" if row_id - 1 > last_id + 1 else "")
+            return f"{span} deleted: the chain breaks before event id {row_id}", last_id + 1
+        return (
+            f"event id {row_id} does not follow event id {last_id}: a row before it was deleted, replaced or reordered",
+            row_id,
+        )
 
     for row in cursor:
         row_id = int(row[0])
         while ti < len(tomb_ids) and tomb_ids[ti] < row_id:
             tid = tomb_ids[ti]
             t_prev, t_hash = tombstones[tid]
-            problem = link(tid, t_prev)
-            if problem:
-                return bad(checked, problem + " (pruned tombstone)", tid)
+            broken = link(tid, t_prev)
+            if broken:
+                return bad(checked, broken[0] + " (pruned tombstone)", broken[1])
             expected_prev, last_id = t_hash, tid
             ti += 1
         if row_id <= anchor_id:
@@ -117,9 +119,9 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
         fields, prev, stored = row[: len(EVENT_FIELDS)], row[-2], row[-1]
         if prev is None or stored is None:
             return bad(checked, f"event id {row_id} has no hash: inserted outside the audit writer", row_id)
-        problem = link(row_id, str(prev))
-        if problem:
-            return bad(checked, problem, row_id)
+        broken = link(row_id, str(prev))
+        if broken:
+            return bad(checked, broken[0], broken[1])
         if row_hash(str(prev), fields) != stored:
             return bad(checked, f"event id {row_id} was edited: its content no longer matches its row_hash", row_id)
         expected_prev, last_id = str(stored), row_id
@@ -127,9 +129,9 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
     while ti < len(tomb_ids):
         tid = tomb_ids[ti]
         t_prev, t_hash = tombstones[tid]
-        problem = link(tid, t_prev)
-        if problem:
-            return bad(checked, problem + " (pruned tombstone)", tid)
+        broken = link(tid, t_prev)
+        if broken:
+            return bad(checked, broken[0] + " (pruned tombstone)", broken[1])
         expected_prev, last_id = t_hash, tid
         ti += 1
     if last_id != head_id or expected_prev != head_hash:

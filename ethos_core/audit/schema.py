@@ -182,6 +182,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     ``conn`` must be in autocommit mode (``isolation_level=None``): each step is its own
     ``BEGIN IMMEDIATE`` … ``COMMIT``, so a crash leaves the file at a whole version.
     """
+    version = current_version(conn)
+    if version == target == SCHEMA_VERSION:
+        return version  # nothing to do: no write transaction (works on read-only files too)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
