@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ethos_core.config.model import WatcherConfig
 from ethos_core.types import AgentEvent, Context, Personality, ToolCall
 from ethos_core.watcher import Watcher
 
@@ -97,8 +98,12 @@ def bench_throughput(total: int = 400_000, sessions: int = 16, chunk: int = 1000
 
 
 def bench_latency(samples: int = 20_000, background: bool = False) -> dict[str, Any]:
-    """observe(event) → decide(call) returns with that event applied, as the loop sees it."""
-    watcher = Watcher()
+    """observe(event) → decide(call) returns with that event applied, as the loop sees it.
+
+    The rate limit is lifted so every sample measures the usual (allow) path of every rule; the
+    paused path costs the same plus one audit emission per transition.
+    """
+    watcher = Watcher(config=WatcherConfig(max_tool_calls_per_minute=10**9))
     ctx = _ctxs(1)[0]
     noisy = _ctxs(8)
     events = _event_mix()

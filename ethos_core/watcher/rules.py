@@ -74,14 +74,14 @@ RATE_WINDOW_SECONDS = 60.0
 class Thresholds:
     """Effective thresholds for one personality (global floor applied)."""
 
-    max_tool_calls_per_minute: float = 60
+    max_tool_calls_per_minute: float = 30
     max_tokens_per_turn: float = 200_000
     max_tokens_per_session: float = 2_000_000
-    max_cost_per_session: float = 10.0
-    max_consecutive_errors: float = 3
-    max_consecutive_errors_total: float = 5
-    max_identical_calls: float = 5
-    sequence_window_calls: float = 10
+    max_cost_per_session: float = 20.0
+    max_consecutive_errors: float = 5
+    max_consecutive_errors_total: float = 8
+    max_identical_calls: float = 4
+    sequence_window_calls: float = 5
     sequence_window_seconds: float = 120.0
 
 
