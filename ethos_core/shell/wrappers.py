@@ -310,7 +310,7 @@ def _git(argv: tuple[str, ...]) -> list[Exec]:
         rest, long="exec"
     ):
         out.append(ScriptExec(value, via="git --upload-pack", exec_flag=True))
-    if sub < len(argv) and argv[sub] in ("clone", "fetch", "pull", "ls-remote", "archive", "push", "submodule"):
+    if sub < len(argv) and argv[sub] in ("clone", "fetch", "pull", "ls-remote", "archive", "submodule"):
         for value in option_value(rest, short="u"):
             out.append(ScriptExec(value, via="git -u", exec_flag=True))
     for arg in rest:
