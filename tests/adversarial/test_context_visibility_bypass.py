@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ethos_telegram.parse import parse_update  # noqa: I001 - on sys.path via helpers
+
 from ethos_core.channel.visibility import CLOSE, OPEN, apply_context_visibility
 from ethos_core.types import ContextVisibility, QuotedText
 from tests.channel.helpers import BOT_ID, FRIEND, OWNER, STRANGER, msg, policy
-
-from ethos_telegram.parse import parse_update  # noqa: I001 - on sys.path via helpers
 
 STRICT = ContextVisibility.ALLOWLIST
 QUOTE = ContextVisibility.ALLOWLIST_QUOTE

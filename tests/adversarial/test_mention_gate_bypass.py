@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ethos_telegram.parse import parse_update  # noqa: I001 - on sys.path via helpers
 
 from ethos_core.channel.mention import mention_decision
 from tests.channel.helpers import BOT_ID, BOT_NAME, FRIEND, OWNER, msg, policy
-
-from ethos_telegram.parse import parse_update  # noqa: I001 - on sys.path via helpers
 
 
 def group(text: str, **kw: Any) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ethos_telegram import TelegramAdapterFactory, TelegramPlugin  # noqa: I001 - on sys.path via helpers
 
 from ethos_core.channel.cli_channel import CliChannel, CliChannelFactory
 from ethos_core.channel.gateway import Gateway, GatewayError, bot_key, collect_adapter_factories
@@ -17,8 +18,6 @@ from ethos_core.runtime import HomePaths, Runtime
 from ethos_core.types import InboundMessage
 from tests.channel.fake_telegram import FakeBotApi, group_chat, private_chat, user
 from tests.channel.helpers import events, make_pipeline
-
-from ethos_telegram import TelegramAdapterFactory, TelegramPlugin  # noqa: I001 - on sys.path via helpers
 
 TOKEN = "123456:TEST-token"
 
@@ -224,4 +223,4 @@ def test_telegram_wrong_token_fails_start(tmp_path: Path) -> None:
 
 def test_telegram_plugin_hook() -> None:
     [factory] = TelegramPlugin().ethos_channel_adapters()
-    assert getattr(factory, "platform") == "telegram"
+    assert factory.platform == "telegram"
