@@ -144,7 +144,6 @@ class FloorMatcher:
     def _walk(self, node: _Node, parts: tuple[str, ...], depth: int, found: list[str]) -> None:
         if node.rule is not None:
             found.append(node.rule)
-            return
         if depth >= len(parts):
             return
         part = parts[depth].casefold()
