@@ -50,6 +50,10 @@ MAX_DEPTH = 40  # nesting of statements, substitutions and peeled wrappers toget
 MAX_COMMANDS = 2000
 MAX_BRACE_RESULTS = 64
 
+# $IFS is replaced by a space before parsing: bash splits on it, and the grammar's handling of
+# `$IFS-word` differs from bash's; a space is the sound over-approximation for judging.
+_IFS_RE = re.compile(r"\$\{IFS(?:[^}]{0,32})\}|\$IFS(?![A-Za-z0-9_])")
+_MISPARSE = re.compile(r"\$[A-Za-z_{(]")
 _SECRET_NAME = re.compile(r"(?i)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)")
 _LANGUAGE = Language(tree_sitter_bash.language())
 _local = threading.local()
@@ -219,7 +223,7 @@ class _Analyser:
         if DYN in text:
             self.signal("dynamic_script", "a script built from values only known at run time", env)
             text = text.replace(DYN, "DYN_VALUE")
-        text = text.replace(_SPLIT, " ")
+        text = _IFS_RE.sub(" ", text.replace(_SPLIT, " "))
         tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
         root = tree.root_node
         if root.has_error:
@@ -385,8 +389,28 @@ class _Analyser:
             return "/dev/fd/63"
         return self.path(word, env.cwd)
 
+    def _flatten(self, stages: list[Node], env: _Env) -> list[Node]:
+        """Inline ``(a | b) 2>&1 | c``-shaped nesting so every stage sees all its peers."""
+        flat: list[Node] = []
+        for stage in stages:
+            body = stage.child_by_field_name("body") if stage.type == "redirected_statement" else None
+            if stage.type == "pipeline":
+                flat.extend(self._flatten([c for c in stage.named_children if c.type != "comment"], env))
+            elif body is not None and body.type == "pipeline":
+                redirects: list[Redirect] = []
+                for child in stage.children:
+                    if child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+                        self.redirect(child, env, redirects)
+                if redirects:
+                    self.record(SimpleCommand((), tuple(redirects), via=env.via, cwd=env.cwd), env)
+                flat.extend(self._flatten([c for c in body.named_children if c.type != "comment"], env))
+            else:
+                flat.append(stage)
+        return flat
+
     def pipeline(self, stages: list[Node], env: _Env, first_output: tuple[str | None, tuple[str, ...]] | None = None,
                  first_name: str = "") -> None:
+        stages = self._flatten(stages, env)
         names = tuple(n for n in ([first_name] if first_name else []) + [_command_name(s) for s in stages] if n)
         output: tuple[str | None, tuple[str, ...]] | None = first_output
         upstream: tuple[str, ...] = (first_name,) if first_name else ()
@@ -660,6 +684,8 @@ class _Analyser:
             if kind == "command_name" and node.named_children:
                 return [p for c in node.named_children for p in self.word(c, env, quoted)]
             text = _text(node)
+            if not quoted and "$" in text and _MISPARSE.search(text.replace("\\$", "")):
+                raise _Unjudgeable("shell.unparseable", f"ambiguous expansion in {text[:40]!r}")
             if not quoted:
                 text = self._tilde(text, env) if text.startswith("~") else text
                 text = _unescape_unquoted(text)

@@ -91,6 +91,8 @@ def _targets(cmd: SimpleCommand) -> list[str]:
 def _match_protected(path: str, home: str) -> str | None:
     import fnmatch
 
+    if not path.startswith("/"):
+        return None
     parts = [p for p in path.replace(DYN, "*").split("/") if p]
     for pattern in SYSTEM_WRITE_PROTECTED:
         full = home + pattern[1:] if pattern.startswith("~") else pattern
@@ -229,6 +231,8 @@ def _check_reverse_shell(cmd: SimpleCommand, name: str) -> Finding | None:
 
 
 def _check_files(cmd: SimpleCommand, home: str, ethos_home: str | None) -> Finding | None:
+    if any(isinstance(e, wrappers.ArgvExec) for e in wrappers.peel(cmd.argv)):
+        return None  # a wrapper: the command it runs is judged on its own
     writes = write_targets(cmd)
     for target in writes:
         protected = _match_protected(target, home)

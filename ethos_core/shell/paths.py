@@ -180,12 +180,18 @@ def read_targets(cmd: SimpleCommand) -> list[str]:
         if ops:
             args.remove(ops[0])
     for arg in args:
+        if "@" in arg:  # curl -F f=@FILE, -d @FILE, --data=@FILE
+            tail = arg.rsplit("@", 1)[1]
+            if tail.startswith(("/", DYN)):
+                out.append(tail)
         if _is_option(arg):
             if "=" in arg:
                 out.append(arg.split("=", 1)[1])
             continue
-        if "=" in arg and name == "dd":
-            out.append(arg.split("=", 1)[1])
+        if "=" in arg:
+            value = arg.split("=", 1)[1]
+            if value.startswith(("/", DYN)) or name == "dd":
+                out.append(value)
             continue
         out.append(arg)
     result: list[str] = []

@@ -315,7 +315,8 @@ def _git(argv: tuple[str, ...]) -> list[Exec]:
             out.append(ScriptExec(value, via="git -u", exec_flag=True))
     for arg in rest:
         if arg.startswith("ext::"):
-            out.append(ScriptExec(arg[5:].replace("% ", " "), via="git ext::", exec_flag=True))
+            words = [w.replace("\0", " ").replace("%%", "%") for w in re.split(r"(?<!%) ", arg[5:].replace("% ", "\0"))]
+            out.append(ArgvExec(tuple(w for w in words if w), via="git ext::", stdin=False))
     return out
 
 
@@ -498,7 +499,7 @@ def xargs_argv(argv: tuple[str, ...], stdin: str | None, known_prefix: bool) -> 
     if stdin is None:
         tokens: list[str] = []
     elif delim == "null":
-        tokens = [t for t in stdin.split("\0") if t]
+        tokens = [t for part in stdin.split("\0") for t in part.split("\n") if t]
     elif delim == "line" or replace is not None:
         tokens = [t for t in stdin.splitlines() if t.strip()]
     else:
