@@ -139,6 +139,8 @@ def _v3_chain(conn: sqlite3.Connection) -> None:
             pruned_at TEXT NOT NULL
         ) STRICT"""
     )
+    # The update trigger below deletes index entries: make the index match the rows first.
+    conn.execute("INSERT INTO events_fts(events_fts) VALUES ('rebuild')")
     # Chain the rows written before tamper evidence existed, in id order.
     cols = ", ".join(EVENT_FIELDS)
     rows = conn.execute(f"SELECT {cols} FROM events ORDER BY id").fetchall()
