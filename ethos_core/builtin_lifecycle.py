@@ -16,6 +16,7 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
     "ethos_core.channel.cli_channel",
     "ethos_core.audit.sinks",
     "ethos_core.tools.builtin_tools",
+    "ethos_core.providers",
 )
 
 
