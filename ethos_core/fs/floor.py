@@ -142,17 +142,19 @@ class FloorMatcher:
         return min(found, key=lambda rule: self._order.get(rule, 0))
 
     def _walk(self, node: _Node, parts: tuple[str, ...], depth: int, found: list[str]) -> None:
-        if node.rule is not None:
-            found.append(node.rule)
-        if depth >= len(parts):
-            return
-        part = parts[depth].casefold()
-        nxt = node.literal.get(part)
-        if nxt is not None:
-            self._walk(nxt, parts, depth + 1, found)
-        for pattern, glob_node in node.globs:
-            if fnmatch.fnmatchcase(part, pattern):
-                self._walk(glob_node, parts, depth + 1, found)
+        while True:
+            if node.rule is not None:
+                found.append(node.rule)
+            if depth >= len(parts):
+                return
+            part = parts[depth].casefold()
+            for pattern, glob_node in node.globs:
+                if fnmatch.fnmatchcase(part, pattern):
+                    self._walk(glob_node, parts, depth + 1, found)
+            nxt = node.literal.get(part)
+            if nxt is None:
+                return
+            node, depth = nxt, depth + 1
 
     def match(self, path: str) -> str | None:
         return self.match_parts(_parts(path))
@@ -195,5 +197,5 @@ def floor_literal_paths(home: str | None = None, ethos_home: str | None = None, 
 
 def is_env_file(path: str) -> bool:
     """``.env`` and ``.env.*`` files are secret-bearing."""
-    name = PurePosixPath(path).name
+    name = path.rstrip("/").rsplit("/", 1)[-1]
     return name == ".env" or name.startswith(".env.")

@@ -65,6 +65,10 @@ def is_under(parts: Parts, root: Parts) -> bool:
     return len(parts) >= len(root) and parts[: len(root)] == root
 
 
+def _byte_len(path: str) -> int:
+    return len(path) if path.isascii() else len(_fsencode(path))
+
+
 def _fsencode(path: str) -> bytes:
     try:
         return path.encode("utf-8", "surrogateescape")
@@ -96,7 +100,7 @@ def normalize(path: object, *, home: str, base: str) -> str:
         raise PathRefused(deny("fs.nul_byte", "the path contains a NUL byte"))
     if not path.strip():
         raise PathRefused(deny("fs.invalid", "the path is empty"))
-    if len(_fsencode(path)) > PATH_MAX_BYTES:
+    if _byte_len(path) > PATH_MAX_BYTES:
         raise PathRefused(deny("fs.too_long", f"the path is longer than {PATH_MAX_BYTES} bytes"))
     expanded = expand_user(path, home)
     if not expanded.startswith("/"):
@@ -104,10 +108,10 @@ def normalize(path: object, *, home: str, base: str) -> str:
     norm = os.path.normpath(expanded)
     if norm.startswith("//"):
         norm = "/" + norm.lstrip("/")
-    encoded = _fsencode(norm)
-    if len(encoded) > PATH_MAX_BYTES:
+    size = _byte_len(norm)
+    if size > PATH_MAX_BYTES:
         raise PathRefused(deny("fs.too_long", f"the path is longer than {PATH_MAX_BYTES} bytes"))
-    if len(encoded) > NAME_MAX_BYTES + 1 and any(len(_fsencode(p)) > NAME_MAX_BYTES for p in split_abs(norm)):
+    if size > NAME_MAX_BYTES + 1 and any(_byte_len(p) > NAME_MAX_BYTES for p in split_abs(norm)):
         raise PathRefused(deny("fs.too_long", f"a path component is longer than {NAME_MAX_BYTES} bytes"))
     return norm
 
@@ -212,6 +216,7 @@ class FsPolicy:
             base = join_abs(workspace[0]) if workspace else (self.data_dir or "/")
         self.base = os.path.normpath(base)
         self._ethos_parts = split_abs(self.ethos_home) if self.ethos_home else None
+        self._floor = floor_matcher(self.home, self.ethos_home)
         self._home_real: str | None = None  # resolved lazily, once per policy
         self._ethos_real: str | None = None
         self._pdir_parts = split_abs(self.personality_dir) if self.personality_dir else None
@@ -245,7 +250,7 @@ class FsPolicy:
 
     def judge_parts(self, parts: Parts, op: str) -> Decision:
         """Lexical judgment of normalised absolute path ``parts``."""
-        rule = self.floor_rule(parts)
+        rule = self._floor.match_parts(("/", *parts))
         if rule is not None:
             return deny(f"fs.{rule}", "the path is on the always-deny floor (credentials, system secrets or ethos stores)")
         if op == "write" and self.is_protected(parts):
@@ -298,7 +303,7 @@ class FsPolicy:
         return self._ethos_real
 
     def floor_rule(self, parts: Parts) -> str | None:
-        return floor_matcher(self.home, self.ethos_home).match_parts(("/", *parts))
+        return self._floor.match_parts(("/", *parts))
 
     def is_protected(self, parts: Parts) -> bool:
         """Never writable: ETHOS_HOME except ``personalities/*/data``, the personality's own files
@@ -321,10 +326,8 @@ class FsPolicy:
 
     def _env_decision(self, parts: Parts) -> Decision:
         if parts and is_env_file(parts[-1]):
-            if self.env_files == "deny":
-                return deny("fs.env_file", ".env files hold secrets and this personality may not open them")
-            return Decision.approve(STAGE, "fs.env_file", ".env files hold secrets; opening one needs approval")
-        return Decision.allow(STAGE, "fs.allowed", "inside fs_reach")
+            return _ENV_DENY if self.env_files == "deny" else _ENV_APPROVE
+        return _ALLOWED
 
     def _resolved_roots(self, roots: tuple[Parts, ...]) -> list[Parts]:
         out = []
@@ -356,6 +359,12 @@ class FsPolicy:
                 rest = parts[len(real) :]
                 return not (rest and rest[0] == "data")
         return False
+
+
+# Decisions are immutable: the common answers are built once.
+_ALLOWED = Decision.allow(STAGE, "fs.allowed", "inside fs_reach")
+_ENV_APPROVE = Decision.approve(STAGE, "fs.env_file", ".env files hold secrets; opening one needs approval")
+_ENV_DENY = deny("fs.env_file", ".env files hold secrets and this personality may not open them")
 
 
 def _realpath(path: str) -> str:

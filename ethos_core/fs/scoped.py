@@ -516,9 +516,9 @@ class ScopedStorage:
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
         """Content of the regular file at ``path`` (at most ``limit`` or ``max_read_bytes`` bytes)."""
-        fd = self._open_read(path)
+        fd, st = self._open_read_stat(path)
         try:
-            return _read_fd(fd, limit if limit is not None else self.max_read_bytes)
+            return _read_fd(fd, limit if limit is not None else self.max_read_bytes, st.st_size)
         finally:
             os.close(fd)
 
@@ -727,6 +727,9 @@ class ScopedStorage:
             os.close(fd)
 
     def _open_read(self, path: str) -> int:
+        return self._open_read_stat(path)[0]
+
+    def _open_read_stat(self, path: str) -> tuple[int, os.stat_result]:
         grant = self._authorize(path, "read")
         if self.use_openat2 and OPENAT2.available:
             try:
@@ -748,7 +751,7 @@ class ScopedStorage:
             return self._verified(fd, grant)
         raise self._refuse("read", path, deny("fs.race", "the path kept changing while it was opened; try again"))
 
-    def _verified(self, fd: int, grant: _Grant) -> int:
+    def _verified(self, fd: int, grant: _Grant) -> tuple[int, os.stat_result]:
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -757,7 +760,7 @@ class ScopedStorage:
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, st
 
     def _check_object(self, st: os.stat_result, kind: str, path: str) -> None:
         if not stat.S_ISREG(st.st_mode):
@@ -898,7 +901,14 @@ def _shown(path: object) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def _read_fd(fd: int, limit: int | None) -> bytes:
+def _read_fd(fd: int, limit: int | None, size_hint: int = -1) -> bytes:
+    if 0 <= size_hint < (1 << 20) and (limit is None or size_hint < limit):
+        # a regular file of known size: one read of size+1 bytes; a short read is the end
+        first = os.read(fd, size_hint + 1)
+        if len(first) <= size_hint:
+            return first
+        rest = _read_fd(fd, None if limit is None else limit - len(first))
+        return first + rest
     chunks = []
     remaining = limit if limit is not None else -1
     while remaining != 0:
