@@ -804,6 +804,8 @@ class _Analyser:
         if name == "IFS" and not prefix:
             return " " if quoted else _SPLIT
         known = name in env.vars or name in ("HOME",) or (name == "PWD" and env.cwd is not None)
+        if not known and _SECRET_NAME.search(name):
+            self.signal("secret_var", f"${{{name}}}", env)
         value = self._variable(name, env, quoted=True) if known else None
         if prefix == "#":
             return str(len(value)) if value is not None and not rest else DYN

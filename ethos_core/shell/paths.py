@@ -88,14 +88,18 @@ def floor_hit(path: str, home: str, ethos_home: str | None) -> str | None:
     candidates = [path]
     if path.startswith(DYN):  # an unknown prefix may be $HOME or /
         rest = path[len(DYN):].lstrip("/")
+        literal = [p for p in rest.split("/") if p and DYN not in p and not any(c in GLOB_CHARS for c in p)]
+        if not literal:
+            return None
         candidates = [posixpath.join(home, rest), "/" + rest]
     for cand in candidates:
-        parts = tuple(p for p in cand.replace(DYN, "*").split("/") if p)
+        raw_parts = [p for p in cand.split("/") if p]
+        parts = tuple(p.replace(DYN, "*") for p in raw_parts)
         for rule, entry in _entries(home, ethos_home):
             entry_parts = tuple(p for p in entry if p != "/")
             if len(parts) < len(entry_parts):
-                # a trailing "*" component could still name something under the entry
-                if not parts or "*" not in parts[-1]:
+                # a trailing glob (not a run-time value) could still name something under the entry
+                if not raw_parts or not any(c in GLOB_CHARS for c in raw_parts[-1]):
                     continue
             if all(
                 fnmatch.fnmatchcase(ep, pp) or fnmatch.fnmatchcase(pp, ep)

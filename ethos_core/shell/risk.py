@@ -95,7 +95,7 @@ def _git_rule(cmd: SimpleCommand) -> RiskFinding | None:
             return RiskFinding("risk.vcs_rewrite", "high", "git push --force rewrites remote history")
         if "d" in flags or wrappers.long_flag(args, "delete") or any(a.startswith(":") for a in args):
             return RiskFinding("risk.vcs_rewrite", "high", "git push --delete removes remote refs")
-    if sub == "reset" and wrappers.long_flag(args, "hard"):
+    if sub == "reset" and wrappers.long_flag(args, "hard", min_prefix=2):
         return RiskFinding("risk.vcs_rewrite", "medium", "git reset --hard discards work")
     if sub == "clean" and ("f" in flags or wrappers.long_flag(args, "force")) and "n" not in flags:
         return RiskFinding("risk.vcs_rewrite", "medium", "git clean -f deletes untracked files")
