@@ -418,22 +418,14 @@ class Session:
     # --- ①–③ -------------------------------------------------------------------------------
 
     def admit(self, message: InboundMessage, policy: ChannelPolicy) -> AdmitResult:
-        ctx = self.ctx
-        for stage_fn in (self.pipeline.channel_admit, self.pipeline.mention_gate):
-            decision = stage_fn(message, policy, ctx)
-            if decision.verdict is not Verdict.ALLOW:
-                return AdmitResult(decision, None)
-        mode = self.pipeline.context_visibility(message, policy, ctx)
-        channel_mod = _optional("ethos_core.channel.visibility")
-        filtered = message
-        if channel_mod is not None and hasattr(channel_mod, "apply_context_visibility"):
-            filtered = channel_mod.apply_context_visibility(message, mode, policy)
-        elif mode is ContextVisibility.ALLOWLIST:
-            allowed = set(policy.allowed_senders) | ({policy.owner} if policy.owner else set())
-            filtered = attrs.evolve(message, quoted=tuple(
-                q if q.author in allowed else attrs.evolve(q, text="[context from a non-allowlisted sender removed]")
-                for q in message.quoted))
-        return AdmitResult(Decision.allow(Stage.CHANNEL_ADMIT, "channel.admitted", "admitted"), filtered, mode)
+        """Stages ①–③: who reaches the agent, and which quoted context it sees.
+
+        Every drop is audited as ``channel.deny`` and every admission as ``channel.allow``.
+        """
+        from ethos_core.channel.engine import admit_message
+
+        outcome = admit_message(self.pipeline, self.engine.runtime, message, policy, self.ctx)
+        return AdmitResult(outcome.decision, outcome.message, outcome.visibility)
 
     # --- ④ ---------------------------------------------------------------------------------
 

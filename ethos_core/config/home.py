@@ -178,11 +178,25 @@ def _min_opt(a: float | None, b: float | None) -> float | None:
     return min(a, b)
 
 
+# Sequence windows are stricter when *longer* (an exfil call further after an untrusted read is
+# still caught); every other threshold is stricter when smaller.
+LONGER_IS_STRICTER = frozenset({"sequence_window_calls", "sequence_window_seconds"})
+
+
+def _max_opt(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
 def effective_watcher(global_w: WatcherConfig, personal: WatcherConfig) -> WatcherPolicy:
     """Personality thresholds can only tighten the global ones."""
     values = {}
     for field in attrs.fields(WatcherConfig):
-        values[field.name] = _min_opt(getattr(global_w, field.name), getattr(personal, field.name))
+        pick = _max_opt if field.name in LONGER_IS_STRICTER else _min_opt
+        values[field.name] = pick(getattr(global_w, field.name), getattr(personal, field.name))
     return WatcherPolicy(**values)
 
 
