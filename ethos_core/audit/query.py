@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def query(
 
 def fts_query(text: str) -> str:
     """Plain words → an FTS5 query of quoted terms (AND); no FTS syntax reaches the parser."""
-    terms = [t for t in re.split(r"\s+", text.strip()) if t]
+    # Control characters (NUL ends the FTS5 string early) become separators.
+    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    terms = [t for t in re.split(r"\s+", cleaned.strip()) if t]
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 

@@ -18,6 +18,7 @@ import enum
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,8 +54,14 @@ _KEY_NORMALISE = re.compile(r"[\s_\-.]")
 
 @functools.lru_cache(maxsize=4096)
 def key_names_secret(key: str) -> bool:
-    """True when ``key`` (a dict key, header or parameter name) names a secret value."""
-    norm = _KEY_NORMALISE.sub("", key[:200].lower())
+    """True when ``key`` (a dict key, header or parameter name) names a secret value.
+
+    NFKC-folded (fullwidth letters), invisible format characters (zero-width spaces, bidi
+    marks) and separators removed, case-insensitive.
+    """
+    folded = unicodedata.normalize("NFKC", key[:200])
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    norm = _KEY_NORMALISE.sub("", folded.casefold())
     return norm in _SECRET_KEY_EXACT or norm.endswith(_SECRET_KEY_SUFFIXES)
 
 

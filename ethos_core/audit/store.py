@@ -61,6 +61,17 @@ def format_ts(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _event_ts(ts: Any) -> tuple[str, str | None]:
+    """The stored timestamp; an unusable one (NaN, out of range, wrong type) becomes now."""
+    try:
+        value = float(ts)
+        if 0 <= value < 253402300800:  # year 1970 … 9999: keeps the text sortable
+            return format_ts(value), None
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return format_ts(time.time()), repr(ts)[:64]
+
+
 def canonical_policy(policy: Any) -> Any:
     """A JSON-ready view of a policy mapping or attrs object (enums → values, sets sorted)."""
     if attrs.has(type(policy)):
@@ -183,8 +194,11 @@ class AuditStore:
         personality = scrub_text(event.personality, r)
         snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         data = scrub_value(event.data, r)
+        ts, bad_ts = _event_ts(event.ts)
+        if bad_ts is not None:
+            data = {"event": data, "invalid_ts": scrub_text(bad_ts, r)}
         return (
-            format_ts(event.ts),
+            ts,
             scrub_text(event.category, r) or "unknown",
             scrub_text(event.code or "", r) or "",
             scrub_text(event.severity or "info", r) or "info",
