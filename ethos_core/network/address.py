@@ -200,6 +200,7 @@ def _excepted(addr: IPAddress, allow: tuple[IPNetwork, ...]) -> bool:
     return any(addr.version == net.version and addr in net for net in allow)
 
 
+@functools.lru_cache(maxsize=4096)
 def judge_address(addr: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> tuple[str, str] | None:
     """Rule and reason if connecting to ``addr`` is denied, else ``None``.
 

@@ -296,7 +296,9 @@ class SafeFetcher:
             deadline=time.monotonic() + self.limits.total_timeout,
         )
         if body is not None and len(body) > self.limits.max_request_bytes:
-            self._refuse(chain, url, 0, R.REQUEST_TOO_LARGE, f"request body exceeds {self.limits.max_request_bytes} bytes")
+            self._refuse(
+                chain, url, 0, R.REQUEST_TOO_LARGE, f"request body exceeds {self.limits.max_request_bytes} bytes"
+            )
         chain.headers = self._clean_headers(chain, url, headers or {})
         current = url
         hop = 0
@@ -372,7 +374,11 @@ class SafeFetcher:
         if header_bytes > self.limits.max_header_bytes:
             response.close()
             self._refuse(
-                chain, url, hop, R.RESPONSE_HEADERS_TOO_LARGE, f"response headers exceed {self.limits.max_header_bytes} bytes"
+                chain,
+                url,
+                hop,
+                R.RESPONSE_HEADERS_TOO_LARGE,
+                f"response headers exceed {self.limits.max_header_bytes} bytes",
             )
         return response
 
@@ -487,7 +493,11 @@ class SafeFetcher:
     ) -> tuple[dict[str, str], bytes | None]:
         if self._substituter_error is not None:
             self._refuse(
-                chain, url, hop, R.SECRET_SUBSTITUTION_FAILED, f"placeholder module unusable ({self._substituter_error})"
+                chain,
+                url,
+                hop,
+                R.SECRET_SUBSTITUTION_FAILED,
+                f"placeholder module unusable ({self._substituter_error})",
             )
         if self._substituter is None:
             return headers, body
@@ -496,7 +506,9 @@ class SafeFetcher:
                 headers, body, target.host, self.secret_bindings, self.secret_values
             )
         except Exception as exc:  # noqa: BLE001 - never send when substitution failed
-            self._refuse(chain, url, hop, R.SECRET_SUBSTITUTION_FAILED, f"placeholder substitution failed: {type(exc).__name__}")
+            self._refuse(
+                chain, url, hop, R.SECRET_SUBSTITUTION_FAILED, f"placeholder substitution failed: {type(exc).__name__}"
+            )
         names = sorted(str(n) for n in (refused or ()))
         if names:
             self._refuse(

@@ -14,6 +14,7 @@ Not covered: the response (see :mod:`ethos_core.network.fetch`), plugins' extra 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 
@@ -31,6 +32,7 @@ ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "O
 MAX_ADDRESSES = 32
 
 STAGE = Stage.NETWORK_REACH
+_parse_ip = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
 
 
 @attrs.frozen
@@ -96,7 +98,7 @@ def judge_url(
         if named is not None:
             return _deny(*named, host=evidence_host)
     else:
-        literal = ipaddress.ip_address(host.value)
+        literal = _parse_ip(host.value)
         verdict = judge_address(literal, allow)
         if verdict is not None:
             return _deny(*verdict, host=evidence_host)
@@ -113,7 +115,7 @@ def judge_url(
     else:
         addresses = (host.value,)
     for text in addresses:
-        addr = ipaddress.ip_address(text)
+        addr = _parse_ip(text)
         verdict = judge_address(addr, allow)
         if verdict is not None:
             rule_id, why = verdict
@@ -151,7 +153,7 @@ def _resolve(parsed: ParsedUrl, resolver: Resolver | None) -> tuple[str, ...] | 
     out: dict[str, None] = {}
     for raw in answer[:MAX_ADDRESSES]:
         try:
-            addr = ipaddress.ip_address(str(raw).strip())
+            addr = _parse_ip(str(raw).strip())
         except ValueError:
             return Decision.deny(
                 STAGE, R.DNS_FAILED, f"resolver answered {raw!r} for {name}, not an IP address", evidence={"host": name}

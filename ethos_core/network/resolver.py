@@ -76,4 +76,3 @@ class StaticResolver:
         if not answer:
             raise ResolutionError(f"{host}: empty answer")
         return answer
-

@@ -47,13 +47,30 @@ def assert_denied(urls: Sequence[str], rules: set[str] | str, **kw: Any) -> None
 
 def test_ipv4_decimal_octal_hex_short_and_mixed_forms() -> None:
     loopback = [
-        "http://127.0.0.1/", "http://2130706433/", "http://017700000001/", "http://0x7f000001/",
-        "http://0x7F.1/", "http://127.1/", "http://127.0.1/", "http://0177.0.0.01/", "http://0x7f.0.0.1/",
-        "http://0x7f.0x0.0x0.0x1/", "http://00000177.0x0000.0.1/", "http://127.0.0.1./", "http://127.000.000.001/",
-        "http://0x7f.1./", "http://0X7F.00.0X0.1/",
+        "http://127.0.0.1/",
+        "http://2130706433/",
+        "http://017700000001/",
+        "http://0x7f000001/",
+        "http://0x7F.1/",
+        "http://127.1/",
+        "http://127.0.1/",
+        "http://0177.0.0.01/",
+        "http://0x7f.0.0.1/",
+        "http://0x7f.0x0.0x0.0x1/",
+        "http://00000177.0x0000.0.1/",
+        "http://127.0.0.1./",
+        "http://127.000.000.001/",
+        "http://0x7f.1./",
+        "http://0X7F.00.0X0.1/",
     ]
     assert_denied(loopback, R.SSRF_LOOPBACK)
-    metadata = ["http://2852039166/", "http://0xa9fea9fe/", "http://0251.0376.0251.0376/", "http://169.254.43518/", "http://0xa9.0xfe.0xa9fe/"]
+    metadata = [
+        "http://2852039166/",
+        "http://0xa9fea9fe/",
+        "http://0251.0376.0251.0376/",
+        "http://169.254.43518/",
+        "http://0xa9.0xfe.0xa9fe/",
+    ]
     assert_denied(metadata, R.SSRF_METADATA)
     assert_denied(["http://0/", "http://0.0.0.0/", "http://0x0/"], R.SSRF_UNSPECIFIED)
     assert_denied(["http://10.1/", "http://0xa.1/", "http://012.0.0.1/", "http://167772161/"], R.SSRF_PRIVATE)
@@ -61,8 +78,15 @@ def test_ipv4_decimal_octal_hex_short_and_mixed_forms() -> None:
 
 def test_ipv4_invalid_numbers_are_refused_not_resolved() -> None:
     urls = [
-        "http://256.0.0.1/", "http://1.2.3.4.5/", "http://0x100000000/", "http://4294967296/", "http://08.0.0.1/",
-        "http://0xg.0.0.1/", "http://127.0.0.0x/", "http://allowed.test.1/", "http://1.256.1/",
+        "http://256.0.0.1/",
+        "http://1.2.3.4.5/",
+        "http://0x100000000/",
+        "http://4294967296/",
+        "http://08.0.0.1/",
+        "http://0xg.0.0.1/",
+        "http://127.0.0.0x/",
+        "http://allowed.test.1/",
+        "http://1.256.1/",
     ]
     for url in urls:
         decision = judge(url)
@@ -84,7 +108,9 @@ def test_ipv6_zone_ids() -> None:
 
 
 def test_ipv4_mapped_compatible_and_siit() -> None:
-    assert_denied(["http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[0:0:0:0:0:ffff:127.0.0.1]/"], R.SSRF_LOOPBACK)
+    assert_denied(
+        ["http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[0:0:0:0:0:ffff:127.0.0.1]/"], R.SSRF_LOOPBACK
+    )
     assert_denied(["http://[::ffff:169.254.169.254]/", "http://[::ffff:a9fe:a9fe]/"], R.SSRF_METADATA)
     assert_denied(["http://[::127.0.0.1]/", "http://[::7f00:1]/"], R.SSRF_LOOPBACK)  # deprecated compatible
     assert_denied(["http://[::ffff:0:10.0.0.1]/"], R.SSRF_PRIVATE)  # SIIT translated
@@ -112,37 +138,63 @@ def test_6to4_teredo_and_isatap() -> None:
 
 def test_metadata_names_every_spelling() -> None:
     urls = [
-        "http://metadata.google.internal/", "http://METADATA.GOOGLE.INTERNAL./", "http://metadata/",
-        "http://ｍｅｔａｄａｔａ.google.internal/", "http://metadata。google。internal/", "http://metadata.goog/",
+        "http://metadata.google.internal/",
+        "http://METADATA.GOOGLE.INTERNAL./",
+        "http://metadata/",
+        "http://ｍｅｔａｄａｔａ.google.internal/",
+        "http://metadata。google。internal/",
+        "http://metadata.goog/",
         "http://instance-data/",
     ]
     assert_denied(urls, R.SSRF_METADATA, reach=(NetworkRule("*.internal", (80,)),))
 
 
 def test_localhost_names() -> None:
-    urls = ["http://localhost/", "http://LOCALHOST./", "http://a.localhost/", "http://x.y.localhost./", "http://ｌｏｃａｌｈｏｓｔ/"]
+    urls = [
+        "http://localhost/",
+        "http://LOCALHOST./",
+        "http://a.localhost/",
+        "http://x.y.localhost./",
+        "http://ｌｏｃａｌｈｏｓｔ/",
+    ]
     assert_denied(urls, R.SSRF_LOOPBACK)
 
 
 def test_allow_cidrs_cannot_open_metadata() -> None:
-    reach = (NetworkRule("*.allowed.test", (80,)), NetworkRule("169.254.169.254", (80,)), NetworkRule("168.63.129.16", (80,)))
+    reach = (
+        NetworkRule("*.allowed.test", (80,)),
+        NetworkRule("169.254.169.254", (80,)),
+        NetworkRule("168.63.129.16", (80,)),
+    )
     for cidrs in (("0.0.0.0/0", "::/0"), ("169.254.0.0/16",), ("168.63.129.16/32",), ("::ffff:0:0/96",)):
         assert_denied(
-            ["http://169.254.169.254/", "http://168.63.129.16/", "http://[::ffff:169.254.169.254]/", "http://2852039166/"],
+            [
+                "http://169.254.169.254/",
+                "http://168.63.129.16/",
+                "http://[::ffff:169.254.169.254]/",
+                "http://2852039166/",
+            ],
             R.SSRF_METADATA,
             reach=reach,
             allow_cidrs=cidrs,
         )
     resolver = StaticResolver({"meta.allowed.test": ["169.254.169.254"]})
-    assert_denied(["http://meta.allowed.test/"], R.SSRF_METADATA, reach=reach, resolver=resolver, allow_cidrs=("0.0.0.0/0",))
+    assert_denied(
+        ["http://meta.allowed.test/"], R.SSRF_METADATA, reach=reach, resolver=resolver, allow_cidrs=("0.0.0.0/0",)
+    )
 
 
 # --- Unicode and IDNA -------------------------------------------------------------------------
 
 
 def test_fullwidth_and_ideographic_dots() -> None:
-    assert_denied(["http://１２７．０．０．１/", "http://127。0。0。1/", "http://127｡0｡0｡1/", "http://１２７．１/"], R.SSRF_LOOPBACK)
-    decision, target = judge_url("https://ａｌｌｏｗｅｄ．ｔｅｓｔ/", reach=REACH, reach_declared=True, resolver=RESOLVER)
+    assert_denied(
+        ["http://１２７．０．０．１/", "http://127。0。0。1/", "http://127｡0｡0｡1/", "http://１２７．１/"],
+        R.SSRF_LOOPBACK,
+    )
+    decision, target = judge_url(
+        "https://ａｌｌｏｗｅｄ．ｔｅｓｔ/", reach=REACH, reach_declared=True, resolver=RESOLVER
+    )
     assert decision.allowed and target is not None and target.host == "allowed.test"
 
 
@@ -171,7 +223,10 @@ def test_whitespace_and_control_characters() -> None:
     for ch in chars:
         for url in (f"https://allowed.test{ch}/", f"https://allowed.test/{ch}", f"http{ch}s://allowed.test/"):
             decision = judge(url)
-            assert decision.denied and decision.rule in {R.URL_AMBIGUOUS, R.URL_INVALID, R.SCHEME_DENIED}, (repr(url), decision.rule)
+            assert decision.denied and decision.rule in {R.URL_AMBIGUOUS, R.URL_INVALID, R.SCHEME_DENIED}, (
+                repr(url),
+                decision.rule,
+            )
     assert judge(" https://allowed.test/").denied and judge("https://allowed.test/ ").denied
 
 
@@ -180,8 +235,12 @@ def test_whitespace_and_control_characters() -> None:
 
 def test_userinfo_tricks() -> None:
     urls = [
-        "https://allowed.test@127.0.0.1/", "https://127.0.0.1@allowed.test/", "https://user:pass@allowed.test/",
-        "https://allowed.test:443@evil.example/", "https://@allowed.test/", "https://a%40b@allowed.test/",
+        "https://allowed.test@127.0.0.1/",
+        "https://127.0.0.1@allowed.test/",
+        "https://user:pass@allowed.test/",
+        "https://allowed.test:443@evil.example/",
+        "https://@allowed.test/",
+        "https://a%40b@allowed.test/",
         "https://allowed.test%40evil.example/",
     ]
     assert_denied(urls, R.URL_AMBIGUOUS)
@@ -189,35 +248,77 @@ def test_userinfo_tricks() -> None:
 
 def test_backslash_tricks() -> None:
     urls = [
-        "https://allowed.test\\@evil.example/", "https:\\\\evil.example/", "https://evil.example\\.allowed.test/",
-        "https://allowed.test/\\\\evil.example", "http:/\\evil.example/",
+        "https://allowed.test\\@evil.example/",
+        "https:\\\\evil.example/",
+        "https://evil.example\\.allowed.test/",
+        "https://allowed.test/\\\\evil.example",
+        "http:/\\evil.example/",
     ]
     assert_denied(urls, R.URL_AMBIGUOUS)
 
 
 def test_fragment_and_query_tricks_keep_the_real_host() -> None:
-    decision, target = judge_url("https://allowed.test#@127.0.0.1/", reach=REACH, reach_declared=True, resolver=RESOLVER)
-    assert decision.allowed and target is not None and target.host == "allowed.test" and target.url == "https://allowed.test/"
-    decision, target = judge_url("https://allowed.test?@127.0.0.1/", reach=REACH, reach_declared=True, resolver=RESOLVER)
+    decision, target = judge_url(
+        "https://allowed.test#@127.0.0.1/", reach=REACH, reach_declared=True, resolver=RESOLVER
+    )
+    assert (
+        decision.allowed
+        and target is not None
+        and target.host == "allowed.test"
+        and target.url == "https://allowed.test/"
+    )
+    decision, target = judge_url(
+        "https://allowed.test?@127.0.0.1/", reach=REACH, reach_declared=True, resolver=RESOLVER
+    )
     assert decision.allowed and target is not None and target.host == "allowed.test"
-    assert_denied(["https://evil.example#.allowed.test", "https://evil.example?.allowed.test", "https://evil.example/.allowed.test"], R.REACH_HOST)
+    assert_denied(
+        [
+            "https://evil.example#.allowed.test",
+            "https://evil.example?.allowed.test",
+            "https://evil.example/.allowed.test",
+        ],
+        R.REACH_HOST,
+    )
 
 
 def test_slash_and_scheme_variants() -> None:
-    assert_denied(["http:/allowed.test/", "http:allowed.test/", "http:///allowed.test/", "http:////allowed.test/"], R.URL_AMBIGUOUS)
-    assert_denied(["file:///etc/passwd", "FILE://localhost/etc/passwd", "gopher://allowed.test/", "dict://allowed.test:11211/", "jar:http://allowed.test!/", "view-source:http://allowed.test/"], R.SCHEME_DENIED)
+    assert_denied(
+        ["http:/allowed.test/", "http:allowed.test/", "http:///allowed.test/", "http:////allowed.test/"],
+        R.URL_AMBIGUOUS,
+    )
+    assert_denied(
+        [
+            "file:///etc/passwd",
+            "FILE://localhost/etc/passwd",
+            "gopher://allowed.test/",
+            "dict://allowed.test:11211/",
+            "jar:http://allowed.test!/",
+            "view-source:http://allowed.test/",
+        ],
+        R.SCHEME_DENIED,
+    )
     assert_denied(["//allowed.test/", "allowed.test/", ":http://allowed.test/", "1http://allowed.test/"], R.URL_INVALID)
     assert judge("HTTPS://Allowed.Test/").allowed
 
 
 def test_percent_encoded_hosts() -> None:
-    assert_denied(["http://%31%32%37.0.0.1/", "http://allowed%2etest/", "http://%6c%6f%63%61%6c%68%6f%73%74/"], R.URL_AMBIGUOUS)
+    assert_denied(
+        ["http://%31%32%37.0.0.1/", "http://allowed%2etest/", "http://%6c%6f%63%61%6c%68%6f%73%74/"], R.URL_AMBIGUOUS
+    )
 
 
 def test_port_tricks() -> None:
-    urls = ["https://allowed.test:0/", "https://allowed.test:65536/", "https://allowed.test:+443/", "https://allowed.test:0x1bb/",
-            "https://allowed.test:/", "https://allowed.test:443:80/", "https://allowed.test:00000000443/", "https://allowed.test:-1/",
-            "https://allowed.test:４４３/"]
+    urls = [
+        "https://allowed.test:0/",
+        "https://allowed.test:65536/",
+        "https://allowed.test:+443/",
+        "https://allowed.test:0x1bb/",
+        "https://allowed.test:/",
+        "https://allowed.test:443:80/",
+        "https://allowed.test:00000000443/",
+        "https://allowed.test:-1/",
+        "https://allowed.test:４４３/",
+    ]
     assert_denied(urls, {R.URL_INVALID, R.URL_AMBIGUOUS})
     assert judge("https://allowed.test:8443/").rule == R.REACH_PORT
     assert judge("https://allowed.test:0443/").allowed  # leading zero is still port 443 everywhere
@@ -229,7 +330,18 @@ def test_port_tricks() -> None:
 def test_wildcard_suffix_confusion() -> None:
     reach = (NetworkRule("*.slack.com", (443,)),)
     resolver = StaticResolver({"slack.com": [PUBLIC], "hooks.slack.com": [PUBLIC]})
-    assert_denied(["https://slack.com/", "https://evilslack.com/", "https://slack.com.evil.example/", "https://hooks-slack.com/", "https://xslack.com/"], R.REACH_HOST, reach=reach, resolver=resolver)
+    assert_denied(
+        [
+            "https://slack.com/",
+            "https://evilslack.com/",
+            "https://slack.com.evil.example/",
+            "https://hooks-slack.com/",
+            "https://xslack.com/",
+        ],
+        R.REACH_HOST,
+        reach=reach,
+        resolver=resolver,
+    )
     assert judge("https://hooks.slack.com./", reach=reach, resolver=resolver).allowed
 
 
@@ -240,7 +352,12 @@ def test_length_edges_and_megabyte_inputs() -> None:
     assert judge("https://" + "a" * 64 + ".test/").rule == R.URL_INVALID
     assert judge("https://" + ".".join(["a" * 60] * 5) + ".test/").rule == R.URL_INVALID
     assert judge("https://allowed.test/" + "a" * 9000).rule == R.URL_INVALID
-    for huge in ("https://" + "a." * 500_000 + "test/", "https://allowed.test/" + "%" * 1_000_000, "h" * 1_000_000, "https://[" + ":" * 1_000_000 + "]/"):
+    for huge in (
+        "https://" + "a." * 500_000 + "test/",
+        "https://allowed.test/" + "%" * 1_000_000,
+        "h" * 1_000_000,
+        "https://[" + ":" * 1_000_000 + "]/",
+    ):
         start = time.perf_counter()
         assert judge(huge).denied
         assert time.perf_counter() - start < 5  # linear-time refusal, generous bound

@@ -40,9 +40,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path
-        self.server.owner.seen.append(
-            Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body)
-        )
+        self.server.owner.seen.append(Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
         route = self.server.owner.routes.get(path.split("?", 1)[0])
         if route is None:
             self.reply(404, b"not found")
@@ -51,7 +49,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_HEAD = do_PUT = _handle
 
-    def reply(self, status: int, body: bytes = b"", headers: Sequence[tuple[str, str]] = (), length: bool = True) -> None:
+    def reply(
+        self, status: int, body: bytes = b"", headers: Sequence[tuple[str, str]] = (), length: bool = True
+    ) -> None:
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -229,18 +229,14 @@ def make_tls(tmp: Path, hostname: str) -> TlsMaterial:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     cert_path, key_path, ca_path = tmp / "leaf.pem", tmp / "leaf.key", tmp / "ca.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

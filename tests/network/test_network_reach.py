@@ -43,14 +43,19 @@ def judge(url: str, **kw: object) -> Decision:
 
 
 def test_allowed_url_returns_pinned_target() -> None:
-    decision, target = judge_url("https://API.GitHub.com./repos?q=1#frag", reach=REACH, reach_declared=True, resolver=RESOLVE)
+    decision, target = judge_url(
+        "https://API.GitHub.com./repos?q=1#frag", reach=REACH, reach_declared=True, resolver=RESOLVE
+    )
     assert decision.verdict is Verdict.ALLOW and decision.rule == R.ALLOWED
     assert target is not None
     assert (target.scheme, target.host, target.port, target.addresses) == ("https", "api.github.com", 443, (PUBLIC,))
     assert target.url == "https://api.github.com/repos?q=1"
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://x/", "ftp://example.org/", "javascript:alert(1)", "data:,x", "ws://example.org/"])
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "gopher://x/", "ftp://example.org/", "javascript:alert(1)", "data:,x", "ws://example.org/"],
+)
 def test_only_http_and_https(url: str) -> None:
     assert judge(url).rule == R.SCHEME_DENIED
 
@@ -103,7 +108,9 @@ def test_denied_ranges(address: str, rule: str) -> None:
     assert decision.denied and decision.rule == rule
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]
+)
 def test_public_addresses_pass_the_floor(address: str) -> None:
     import ipaddress
 
@@ -253,7 +260,10 @@ def test_builtin_stage_uses_resolve_mapping(tmp_path: Path) -> None:
     hook = plugin.ethos_network_reach  # type: ignore[attr-defined]
     ok = hook(UrlAccess("https://api.github.com/", resolve={"api.github.com": [PUBLIC]}), _ctx())
     assert ok.allowed and ok.stage is Stage.NETWORK_REACH
-    assert hook(UrlAccess("https://api.github.com/", resolve={"api.github.com": ["10.0.0.1"]}), _ctx()).rule == R.SSRF_PRIVATE
+    assert (
+        hook(UrlAccess("https://api.github.com/", resolve={"api.github.com": ["10.0.0.1"]}), _ctx()).rule
+        == R.SSRF_PRIVATE
+    )
     assert hook(UrlAccess("https://api.github.com/", resolve={"other": [PUBLIC]}), _ctx()).rule == R.DNS_FAILED
     assert hook(UrlAccess("https://api.github.com/", resolve={}), _ctx(declared=False)).rule == R.REACH_NONE
 

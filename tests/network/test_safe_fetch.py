@@ -53,7 +53,12 @@ def test_refused_first_hop_is_audited_and_never_connects(server: LocalServer, au
     fetcher.close()
     assert info.value.rule == R.REACH_PORT and server.seen == []
     event = audit.events[0]
-    assert (event.category, event.stage, event.rule, event.verdict) == ("audit.block", "network_reach", R.REACH_PORT, "deny")
+    assert (event.category, event.stage, event.rule, event.verdict) == (
+        "audit.block",
+        "network_reach",
+        R.REACH_PORT,
+        "deny",
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +74,9 @@ def test_refused_first_hop_is_audited_and_never_connects(server: LocalServer, au
         ("http://127.0.0.2/", R.SSRF_LOOPBACK),
     ],
 )
-def test_redirect_chain_301_302_307_to_denied_target(server: LocalServer, audit: AuditSink, final: str, rule: str) -> None:
+def test_redirect_chain_301_302_307_to_denied_target(
+    server: LocalServer, audit: AuditSink, final: str, rule: str
+) -> None:
     server.routes["/a"] = lambda h: h.redirect(301, "/b")
     server.routes["/b"] = lambda h: h.redirect(302, server.url("/c"))
     server.routes["/c"] = lambda h: h.redirect(307, final)
@@ -99,7 +106,9 @@ def test_relative_and_protocol_relative_locations(make_server: Callable[..., Loc
     b.routes["/landing"] = lambda h: h.redirect(303, "?final=1")
     b.routes["/"] = lambda h: h.reply(200, b"done")
     b.routes["/landing"] = lambda h: h.redirect(303, "/?final=1") if "final" not in h.path else h.reply(200, b"x")
-    judge = loopback_judge("a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+    judge = loopback_judge(
+        "a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}
+    )
     with SafeFetcher(judge) as fetcher:
         response = fetcher.get(f"http://a.test:{a.port}/start")
     assert response.body == b"done"
@@ -115,7 +124,9 @@ def test_credentials_dropped_across_origins(make_server: Callable[..., LocalServ
     a.routes["/same2"] = lambda h: h.redirect(302, f"http://b.test:{b.port}/other")
     b.routes["/other"] = lambda h: h.redirect(302, f"http://a.test:{a.port}/back")
     a.routes["/back"] = lambda h: h.reply(200, b"ok")
-    judge = loopback_judge("a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+    judge = loopback_judge(
+        "a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}
+    )
     headers = {"Authorization": "Bearer t0ken", "Cookie": "s=1", "Proxy-Authorization": "Basic x", "X-Trace": "keep"}
     with SafeFetcher(judge) as fetcher:
         assert fetcher.get(f"http://a.test:{a.port}/same", headers=headers).body == b"ok"
@@ -129,7 +140,9 @@ def test_credentials_dropped_across_origins(make_server: Callable[..., LocalServ
         assert seen.headers["x-trace"] == "keep"
 
 
-def test_post_body_rules_on_redirect(server: LocalServer, make_server: Callable[..., LocalServer], audit: AuditSink) -> None:
+def test_post_body_rules_on_redirect(
+    server: LocalServer, make_server: Callable[..., LocalServer], audit: AuditSink
+) -> None:
     other = make_server()
     server.routes["/post303"] = lambda h: h.redirect(303, "/got")
     server.routes["/got"] = lambda h: h.reply(200, h.command.encode())
@@ -177,7 +190,10 @@ def test_transport_refuses_without_a_pin(server: LocalServer) -> None:
             transport.handle_request(httpx.Request("GET", server.url("/")))
         with pinned("other.test", server.port, ["127.0.0.1"]), pytest.raises(httpx.ConnectError):
             transport.handle_request(httpx.Request("GET", server.url("/")))
-        with pinned("127.0.0.1", server.port + 1 if server.port < 65535 else 1, ["127.0.0.1"]), pytest.raises(httpx.ConnectError):
+        with (
+            pinned("127.0.0.1", server.port + 1 if server.port < 65535 else 1, ["127.0.0.1"]),
+            pytest.raises(httpx.ConnectError),
+        ):
             transport.handle_request(httpx.Request("GET", server.url("/")))
     finally:
         transport.close()
@@ -255,7 +271,9 @@ def test_oversize_response_with_and_without_length(server: LocalServer, audit: A
         ("br", lambda data: brotli.compress(data, quality=5)),
     ],
 )
-def test_compression_bombs(server: LocalServer, audit: AuditSink, encoding: str, compress: Callable[[bytes], bytes]) -> None:
+def test_compression_bombs(
+    server: LocalServer, audit: AuditSink, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
     bomb = compress(b"\0" * (8 * MiB))  # 8x the cap; the ratio, not the size, is the attack
     assert len(bomb) < 64 * 1024
     small = compress(b"hello " * 1000)
@@ -281,7 +299,10 @@ def test_unknown_or_stacked_encoding_refused(server: LocalServer) -> None:
 
 def test_header_size_cap(server: LocalServer) -> None:
     server.routes["/h"] = lambda h: h.reply(200, b"", [(f"X-Pad-{i}", "p" * 1000) for i in range(80)])
-    with fetcher_for(server, limits=_limits(max_header_bytes=32 * 1024)) as fetcher, pytest.raises(FetchRefused) as info:
+    with (
+        fetcher_for(server, limits=_limits(max_header_bytes=32 * 1024)) as fetcher,
+        pytest.raises(FetchRefused) as info,
+    ):
         fetcher.get(server.url("/h"))
     assert info.value.rule == R.RESPONSE_HEADERS_TOO_LARGE
 
@@ -368,7 +389,9 @@ def test_secret_substitution_runs_per_hop_and_refuses_unbound_hosts(
     a.routes["/"] = lambda h: h.reply(200, b"a")
     a.routes["/away"] = lambda h: h.redirect(302, f"http://b.test:{b.port}/")
     b.routes["/"] = lambda h: h.reply(200, b"b")
-    judge = loopback_judge("a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+    judge = loopback_judge(
+        "a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}
+    )
     audit = AuditSink()
     fetcher = SafeFetcher(judge, emit=audit, secret_bindings={"gh": ("a.test",)}, secret_values={"gh": "s3cr3t"})
     with fetcher:
@@ -416,7 +439,9 @@ def test_for_personality_uses_runtime_services(server: LocalServer, tmp_path: Pa
     runtime = Runtime(HomePaths(tmp_path), config=config)
     runtime.services["dns_resolver"] = StaticResolver({"svc.test": ["127.0.0.1"]})
     personality = Personality(
-        "researcher", str(tmp_path), safety=SafetyPolicy(network_reach=(NetworkRule("svc.test", (server.port,)),), network_declared=True)
+        "researcher",
+        str(tmp_path),
+        safety=SafetyPolicy(network_reach=(NetworkRule("svc.test", (server.port,)),), network_declared=True),
     )
     with SafeFetcher.for_personality(runtime, personality, session="s1") as fetcher:
         assert fetcher.limits.redirects == 2

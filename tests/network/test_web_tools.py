@@ -29,7 +29,9 @@ def test_specs_register_and_declare_roles() -> None:
 def test_web_fetch_and_post_through_safe_fetch(server: LocalServer) -> None:
     server.routes["/page"] = lambda h: h.reply(200, "héllo".encode(), [("Content-Type", "text/html; charset=utf-8")])
     server.routes["/img"] = lambda h: h.reply(200, b"\x89PNG....", [("Content-Type", "image/png")])
-    server.routes["/echo"] = lambda h: h.reply(201, h.server.owner.seen[-1].body, [("Content-Type", "application/json")])
+    server.routes["/echo"] = lambda h: h.reply(
+        201, h.server.owner.seen[-1].body, [("Content-Type", "application/json")]
+    )
     tools = dict((spec.name, handler) for spec, handler in make_web_tools())
     with SafeFetcher(loopback_judge("127.0.0.1", ports=[server.port])) as fetcher:
         page = tools["web_fetch"]({"url": server.url("/page")}, fetcher)
