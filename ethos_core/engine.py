@@ -569,9 +569,11 @@ class Session:
         if answer.approved:
             return Decision.allow(Stage.APPROVAL, "approval.granted", f"approved by {answer.approver or 'a human'} ({answer.scope})",
                                   source="approver")
+        flagged_by = ", ".join(f"{d.stage.value} {d.rule}" for d in request.flagged) or verdict.rule
         return Decision.deny(Stage.APPROVAL, "approval.denied",
-                             f"a human did not approve this call ({answer.reason or 'declined'}); it was denied, not failed",
-                             source="approver")
+                             f"flagged by {flagged_by}; a human did not approve this call ({answer.reason or 'declined'}); "
+                             "it was denied, not failed", source="approver",
+                             evidence={"flags": [d.rule for d in request.flagged]})
 
     def _block(self, decision: Decision, call: ToolCall) -> Decision:
         self._audit_decision("audit.block", decision, call)
