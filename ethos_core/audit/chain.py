@@ -2,9 +2,9 @@
 
 Invariant: each row stores ``prev_hash`` (the ``row_hash`` of the event before it, or of the
 prune anchor) and ``row_hash = sha256(prev_hash "\\n" canonical_json([id, ts, category, …,
-snapshot_id]) "\\n" data)``. The ``chain`` table keeps the anchor (last event removed by retention) and the head
-(last event written); ``pruned_events`` keeps the id and hashes of events pruned from the
-middle of the sequence. :func:`verify_chain` therefore names the first row that was edited,
+snapshot_id]) "\\n" data)``. The ``chain`` table keeps the anchor (last event removed by
+retention) and the head (last event written); ``pruned_events`` keeps the id and hashes of
+events pruned from the middle of the sequence. :func:`verify_chain` therefore names the first row that was edited,
 deleted (anywhere, including the newest) or moved, and a retention prune never breaks it.
 
 Does not cover: an attacker with write access who recomputes every hash after an edit. The
