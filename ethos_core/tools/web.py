@@ -135,24 +135,27 @@ def web_post(args: Mapping[str, Any], fetcher: SafeFetcher) -> str:
     return render_response(response, _max_chars(args))
 
 
-WebHandler = Callable[..., str]
+WebHandler = Callable[[Any, Any], str]
+FetcherFactory = Callable[[Any], SafeFetcher]
 
 
-def make_web_tools(fetcher_factory: Callable[[], SafeFetcher] | None = None) -> list[tuple[ToolSpec, WebHandler]]:
-    """``[(spec, handler), …]`` for web_fetch and web_post.
+def make_web_tools(fetcher_factory: FetcherFactory | None = None) -> list[tuple[ToolSpec, WebHandler]]:
+    """``[(spec, handler), …]`` for web_fetch and web_post, in the registry's shape.
 
-    Each handler is ``handler(args, fetcher=None) -> str``; without an explicit ``fetcher`` it
-    asks ``fetcher_factory()`` (the engine binds one per session/personality). No factory and
-    no fetcher is an error, never a fallback to an unguarded client.
+    Each handler is ``handler(call, session) -> str`` and fetches through
+    ``fetcher_factory(session)`` (the engine passes ``lambda session: session.fetcher()``).
+    For direct use, ``handler(args_mapping, fetcher)`` with a :class:`SafeFetcher` works too.
+    No factory and no fetcher is an error, never a fallback to an unguarded client.
     """
 
     def bind(func: Callable[[Mapping[str, Any], SafeFetcher], str]) -> WebHandler:
-        def handler(args: Mapping[str, Any], fetcher: SafeFetcher | None = None) -> str:
-            if fetcher is None:
-                if fetcher_factory is None:
-                    raise RuntimeError(f"{func.__name__}: no safe fetcher available")
-                fetcher = fetcher_factory()
-            return func(args, fetcher)
+        def handler(call: Any, session: Any = None) -> str:
+            args = call if isinstance(call, Mapping) else call.args
+            if isinstance(session, SafeFetcher):
+                return func(args, session)
+            if fetcher_factory is None:
+                raise RuntimeError(f"{func.__name__}: no safe fetcher available")
+            return func(args, fetcher_factory(session))
 
         handler.__name__ = func.__name__
         handler.__doc__ = func.__doc__

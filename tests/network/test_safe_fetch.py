@@ -451,3 +451,23 @@ def test_for_personality_uses_runtime_services(server: LocalServer, tmp_path: Pa
     event = runtime.services["audit_memory"][0]
     assert event.rule == R.SSRF_METADATA and event.personality == "researcher" and event.session == "s1"
     assert event.severity == "critical"
+
+
+def test_real_placeholder_module_binds_secrets_to_hosts(make_server: Callable[..., LocalServer]) -> None:
+    pytest.importorskip("ethos_core.secrets.placeholders")
+    a, b = make_server(), make_server()
+    a.routes["/"] = lambda h: h.reply(200, b"a")
+    b.routes["/"] = lambda h: h.reply(200, b"b")
+    judge = loopback_judge(
+        "a.test", "b.test", ports=[a.port, b.port], resolve={"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}
+    )
+    audit = AuditSink()
+    with SafeFetcher(judge, emit=audit, secret_bindings={"gh": ("a.test",)}, secret_values={"gh": "s3cr3t"}) as fetcher:
+        fetcher.post(
+            f"http://a.test:{a.port}/", headers={"Authorization": "token {{secret:gh}}"}, content="{{secret:gh}}"
+        )
+        assert a.seen[0].headers["authorization"] == "token s3cr3t" and a.seen[0].body == b"s3cr3t"
+        with pytest.raises(FetchRefused) as info:
+            fetcher.post(f"http://b.test:{b.port}/", content="leak {{secret:gh}}")
+    assert info.value.rule == R.SECRET_UNBOUND_HOST and b.seen == []
+    assert "s3cr3t" not in repr(audit.events)

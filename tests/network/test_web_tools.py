@@ -10,7 +10,7 @@ from ethos_core.network import rules as R
 from ethos_core.network.fetch import SafeFetcher
 from ethos_core.tools.registry import ToolRegistry
 from ethos_core.tools.web import ToolArgumentError, make_web_tools
-from ethos_core.types import Capability
+from ethos_core.types import Capability, ToolCall
 
 
 def test_specs_register_and_declare_roles() -> None:
@@ -49,9 +49,17 @@ def test_web_fetch_and_post_through_safe_fetch(server: LocalServer) -> None:
 
 def test_refusal_raises_boundary_error_and_audits(server: LocalServer, audit: AuditSink) -> None:
     fetcher = SafeFetcher(loopback_judge("127.0.0.1", ports=[server.port]), emit=audit)
-    tools = dict((spec.name, handler) for spec, handler in make_web_tools(lambda: fetcher))
+    sessions: list[object] = []
+
+    def factory(session: object) -> SafeFetcher:
+        sessions.append(session)
+        return fetcher
+
+    tools = dict((spec.name, handler) for spec, handler in make_web_tools(factory))
+    call = ToolCall("web_fetch", {"url": "http://169.254.169.254/latest/meta-data/"})
     with fetcher, pytest.raises(BoundaryError) as info:
-        tools["web_fetch"]({"url": "http://169.254.169.254/latest/meta-data/"})
+        tools["web_fetch"](call, "session-1")  # the registry shape: handler(call, session)
+    assert sessions == ["session-1"]
     assert info.value.rule == R.SSRF_METADATA
     assert audit.events[0].data["tool"] == "web_fetch"
 
@@ -59,4 +67,4 @@ def test_refusal_raises_boundary_error_and_audits(server: LocalServer, audit: Au
 def test_no_fetcher_is_an_error_not_a_fallback() -> None:
     handler = make_web_tools()[0][1]
     with pytest.raises(RuntimeError):
-        handler({"url": "https://example.org/"})
+        handler(ToolCall("web_fetch", {"url": "https://example.org/"}), object())
