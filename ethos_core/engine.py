@@ -122,6 +122,7 @@ class Engine:
         self.tools = tools
         self.approver = approver
         self._personalities: dict[str, Personality] = {}
+        self._redacted_outputs: dict[str, None] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -205,6 +206,17 @@ class Engine:
         if store_mod is not None and "audit" not in rt.services:
             rt.services["audit"] = store_mod.AuditStore.for_runtime(rt, redact=self.redact) if hasattr(
                 store_mod.AuditStore, "for_runtime") else store_mod.AuditStore(rt.home.observability_db, redact=self.redact)
+        rt.services.setdefault("tool_registry", self.tools)
+        grants_mod = _optional("ethos_core.approval_grants")
+        if grants_mod is not None and "grants" not in rt.services:
+            rt.services["grants"] = grants_mod.GrantStore(rt.home.state_db)
+        reviewer_name = rt.config.approvals.reviewer
+        if reviewer_name and "reviewer" not in rt.services:
+            from ethos_core.providers import build_provider
+            from ethos_core.shell.reviewer import LLMReviewer
+
+            rt.services["reviewer"] = LLMReviewer(_DictMessages(build_provider(self, reviewer_name)),
+                                                  timeout=rt.config.approvals.reviewer_timeout_seconds)
         watcher_mod = _optional("ethos_core.watcher")
         if watcher_mod is not None and hasattr(watcher_mod, "Watcher") and "watcher" not in rt.services:
             rt.services["watcher"] = watcher_mod.Watcher(rt, emit=self.emit)
@@ -256,25 +268,70 @@ class Engine:
         self.pipeline.audit(self.redact_event(event))
 
     def redact_event(self, event: AuditEvent) -> AuditEvent:
-        def red(value: Any) -> Any:
+        """Every string of the event (fields, nested keys and values) through stage ⑬, in one scan."""
+        strings: list[str] = []
+
+        def collect(value: Any) -> Any:
             if isinstance(value, str):
-                return self.redact(value)
+                strings.append(value)
+                return _Slot(len(strings) - 1)
             if isinstance(value, Mapping):
-                return {self.redact(str(k)): red(v) for k, v in value.items()}
+                return [(collect(str(k)), collect(v)) for k, v in value.items()]
             if isinstance(value, (list, tuple)):
-                return [red(v) for v in value]
+                return _Seq([collect(v) for v in value])
             return value
 
-        changes = {}
-        for field in ("code", "rule", "source", "stage", "verdict", "personality", "session"):
-            value = getattr(event, field)
-            if isinstance(value, str):
-                changes[field] = self.redact(value)
-        changes["data"] = red(thaw(event.data))
+        fields = ("code", "rule", "source", "stage", "verdict", "personality", "session")
+        field_slots = {f: collect(getattr(event, f)) for f in fields if isinstance(getattr(event, f), str)}
+        data_shape = collect(thaw(event.data))
+        redacted = self._redact_many(strings)
+
+        def rebuild(shape: Any) -> Any:
+            if isinstance(shape, _Slot):
+                return redacted[shape.index]
+            if isinstance(shape, _Seq):
+                return [rebuild(v) for v in shape.items]
+            if isinstance(shape, list):
+                return {rebuild(k): rebuild(v) for k, v in shape}
+            return shape
+
+        changes: dict[str, Any] = {f: rebuild(slot) for f, slot in field_slots.items()}
+        changes["data"] = rebuild(data_shape)
         return attrs.evolve(event, **changes)
 
+    def _redact_many(self, texts: list[str]) -> list[str]:
+        """Redact many strings with one scan; falls back to one scan each if a redaction would
+        cross the separator (it never may join two strings)."""
+        if not texts:
+            return []
+        pending = [i for i, t in enumerate(texts) if t and t not in self._redacted_outputs]
+        out = list(texts)
+        if not pending:
+            return out
+        joined = _SEPARATOR.join(texts[i] for i in pending)
+        redacted = self.redact(joined).split(_SEPARATOR) if _SEPARATOR not in "".join(texts[i] for i in pending) else []
+        if len(redacted) != len(pending):
+            for i in pending:
+                out[i] = self.redact(texts[i])
+            return out
+        for i, value in zip(pending, redacted, strict=True):
+            out[i] = value
+            self._redacted_outputs[value] = None
+        return out
+
     def redact(self, text: str, ctx: Context | None = None) -> str:
-        return self.pipeline.redact(text, ctx or self._check_context(None))
+        """Stage ⑬ on ``text``. Outputs are remembered: redaction is idempotent, so text that is
+        already the output of a redaction (the audit store re-checks what the engine redacted)
+        is returned without a second scan."""
+        if ctx is None:
+            if text in self._redacted_outputs:
+                return text
+            out = self.pipeline.redact(text, self._check_context(None))
+            if len(self._redacted_outputs) > 8192:
+                self._redacted_outputs.clear()
+            self._redacted_outputs[out] = None
+            return out
+        return self.pipeline.redact(text, ctx)
 
     # --- checks (ethos check …) ------------------------------------------------------------
 
@@ -349,6 +406,33 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _DictMessages:
+    """Adapts a provider to reviewers that pass ``[{"role", "content"}]`` dicts."""
+
+    def __init__(self, provider: Any):
+        self.provider = provider
+
+    def complete(self, messages: Sequence[Mapping[str, str]], timeout: float | None = None) -> str:
+        from ethos_core.providers.base import Message
+
+        text: str = self.provider.complete([Message(m["role"], m["content"]) for m in messages], timeout)
+        return text
+
+
+# Joins strings for one redaction scan. NUL between newlines: no credential pattern spans it.
+_SEPARATOR = "\n\x00\x1e\x00\n"
+
+
+@attrs.frozen
+class _Slot:
+    index: int
+
+
+@attrs.frozen
+class _Seq:
+    items: list[Any]
 
 
 def policy_json(personality: Personality) -> dict[str, Any]:
@@ -543,23 +627,31 @@ class Session:
         return (call.name, json.dumps(thaw(call.args), sort_keys=True, default=str))
 
     def _resolve_approval(self, request: ApprovalRequest, verdict: Decision, call: ToolCall) -> Decision:
-        if self._grant_key(call) in self.session_grants:
-            answer = ApprovalAnswer(approved=True, approver="session-grant", scope="session")
+        """A standing grant (session or always) answers first; else the approver is asked."""
+        grants = self.engine.runtime.service("grants")
+        grant = None
+        if grants is not None:
+            try:
+                grant = grants.lookup(call, self.id, self.personality.id)
+            except Exception:  # noqa: BLE001 - an unreadable grant store means: ask the human
+                log.warning("approval grant lookup failed; asking the approver")
+        elif self._grant_key(call) in self.session_grants:
+            grant = "session"
+        if grant is not None:
+            answer = ApprovalAnswer(approved=True, approver=f"grant:{getattr(grant, 'id', grant)}",
+                                    scope=str(getattr(grant, "scope", grant)))
         else:
-            grants = self.engine.runtime.service("grants")
-            grant = grants.lookup(call, self.id) if grants is not None and hasattr(grants, "lookup") else None
-            if grant is not None:
-                answer = ApprovalAnswer(approved=True, approver="standing-grant", scope="always")
-            else:
-                timeout = self.engine.runtime.config.approvals.timeout_seconds
-                answer = ask(self.approver, request, timeout)
-                if answer.approved and answer.scope == "session":
-                    self.session_grants.add(self._grant_key(call))
-                elif answer.approved and answer.scope == "always" and grants is not None and hasattr(grants, "grant"):
+            answer = ask(self.approver, request, self.engine.runtime.config.approvals.timeout_seconds)
+            if answer.approved and answer.scope in ("session", "always"):
+                if grants is not None:
                     try:
-                        grants.grant_for(call, self.id, "always") if hasattr(grants, "grant_for") else None
-                    except Exception:  # noqa: BLE001 - a failed grant store only loses the convenience
-                        log.warning("could not store an always-grant")
+                        stored = grants.grant(call, answer.scope, session=self.id, personality=self.personality.id,
+                                              approver=answer.approver)
+                        answer = attrs.evolve(answer, scope=stored.scope)
+                    except Exception:  # noqa: BLE001 - losing a grant only costs a later prompt
+                        log.warning("could not store the approval grant")
+                else:
+                    self.session_grants.add(self._grant_key(call))
         event_data = {"tool": call.name, "approved": answer.approved, "approver": answer.approver, "scope": answer.scope,
                       "flags": [d.rule for d in request.flagged], "reason": answer.reason, "request_id": request.request_id}
         self.engine.emit(AuditEvent(category="audit.approval", code="approval.granted" if answer.approved else "approval.denied",

@@ -1,0 +1,1 @@
+"""ethos benchmarks: ``python -m bench [NAME …]`` prints one table. Never part of the test suite."""
