@@ -280,10 +280,11 @@ class AuditStore:
             return
         with self._put_lock:
             self._closed = True
-            try:
-                self._queue.put(_STOP, timeout=timeout)
-            except queue.Full:
-                pass
+            if self._writer.is_alive():
+                try:
+                    self._queue.put(_STOP, timeout=timeout)
+                except queue.Full:
+                    pass
         self._writer.join(timeout)
         # A writer still retrying a failed batch gives up now; its events are reported below.
         self._abandon.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,19 +9,7 @@ from typing import Any
 import pytest
 
 from ethos_core.audit import AuditStore
-
-SECRETS = (
-    "sk-ant-PLANTEDsecretVALUE0123456789abcdef",
-    "AKIAPLANTED0SECRET01",
-    "hunter2-correct-horse-battery",
-    "xoxb-planted-slack-token-0001",
-)
-_PATTERN = re.compile("|".join(re.escape(s) for s in SECRETS))
-
-
-def known_redactor(text: str) -> str:
-    """Stage ⑬ stand-in: hides the planted values (known-value redaction)."""
-    return _PATTERN.sub("[REDACTED:secret]", text)
+from tests.audit.helpers import known_redactor
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ethos_core.audit import AuditStore
 from ethos_core.types import AuditEvent
-from tests.audit.conftest import SECRETS
+from tests.audit.helpers import SECRETS
 
 ANT, AWS, PASSWORD, SLACK = SECRETS
 
