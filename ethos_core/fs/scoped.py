@@ -932,8 +932,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+_POLICY_CACHE: dict[tuple[Any, ...], FsPolicy] = {}
+
+
 def policy_for(runtime: Any, personality: Any, *, base: str | None = None, reach: Any = None) -> FsPolicy:
-    """The :class:`FsPolicy` of ``personality`` (types.Personality) inside ``runtime``'s home."""
+    """The :class:`FsPolicy` of ``personality`` (types.Personality) inside ``runtime``'s home.
+
+    Policies are immutable and built from immutable inputs, so they are cached per
+    (home, personality, base, reach, user home) — judging a path does not rebuild them."""
+    key = (str(runtime.home.root), personality, base, reach, os.path.expanduser("~"))
+    try:
+        cached = _POLICY_CACHE.get(key)
+    except TypeError:  # an unhashable stand-in personality: build every time
+        return _build_policy(runtime, personality, base=base, reach=reach)
+    if cached is None:
+        if len(_POLICY_CACHE) > 256:
+            _POLICY_CACHE.clear()
+        cached = _POLICY_CACHE[key] = _build_policy(runtime, personality, base=base, reach=reach)
+    return cached
+
+
+def _build_policy(runtime: Any, personality: Any, *, base: str | None = None, reach: Any = None) -> FsPolicy:
     home_paths = runtime.home
     pdir = personality.directory or str(home_paths.personality_dir(personality.id))
     reach = reach if reach is not None else personality.fs_reach
