@@ -309,3 +309,29 @@ def test_startup_event_shape() -> None:
     assert event.category == "system.startup"
     assert event.data["personalities"] == ("a", "b")
     assert event.data["version"] == "0.1.0"
+
+
+def test_audit_sinks_hook_through_the_plugin_manager(tmp_path: Path) -> None:
+    from ethos_core.config.model import GlobalConfig, ObservabilityConfig
+    from ethos_core.manager import build_plugin_manager
+    from ethos_core.pipeline import Pipeline
+    from ethos_core.runtime import HomePaths, Runtime
+
+    class ExtraSink:
+        name = "extra"
+
+        def send(self, event: Any) -> None:
+            pass
+
+    class SinkPlugin:
+        from ethos_core.markers import hookimpl
+
+        @hookimpl
+        def ethos_audit_sinks(self) -> list[object]:
+            return [ExtraSink()]
+
+    cfg = GlobalConfig(observability=ObservabilityConfig(sinks=(SinkConfig(type="jsonl", path=str(tmp_path / "a.jsonl")),)))
+    runtime = Runtime(home=HomePaths(tmp_path), config=cfg)
+    pipeline = Pipeline(build_plugin_manager(runtime, [SinkPlugin()], autoload=False))
+    sinks = [sink for _, sink in pipeline.collect("ethos_audit_sinks")]
+    assert sorted(type(s).__name__ for s in sinks) == ["ExtraSink", "JsonlSink"]
