@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     table = [[_fmt(row.get(k)) for k in keys] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)]
     widths[-1] = len(headers[-1])  # the note runs free
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)))
     return 1 if failed else 0
 
 

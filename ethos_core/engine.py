@@ -602,9 +602,11 @@ class Session:
             values = value if isinstance(value, (list, tuple)) else (value,)
             for v in values:
                 if role.kind == "path":
-                    checks.append(lambda v=v, role=role: self.pipeline.fs_boundary(PathAccess(path=str(v), op=role.op, tool=call.name), ctx))
+                    path_access = PathAccess(path=str(v), op=role.op, tool=call.name)
+                    checks.append(lambda a=path_access: self.pipeline.fs_boundary(a, ctx))  # type: ignore[misc]
                 elif role.kind == "url":
-                    checks.append(lambda v=v: self.pipeline.network_reach(UrlAccess(url=str(v), tool=call.name), ctx))
+                    url_access = UrlAccess(url=str(v), tool=call.name)
+                    checks.append(lambda a=url_access: self.pipeline.network_reach(a, ctx))  # type: ignore[misc]
         checks.append(lambda: self.pipeline.watcher_policy(call, ctx))
         for check in checks:
             d = check()

@@ -276,7 +276,7 @@ class Pipeline:
         """Call a list-returning lifecycle hook; returns (plugin, item) pairs. Errors propagate."""
         out: list[tuple[str, Any]] = []
         for impl in self.pm.hook_impls(hook_name):
-            value = impl.function(*[kwargs[name] for name in impl.argnames])
+            value: Any = impl.function(*[kwargs[name] for name in impl.argnames])
             for item in value or ():
                 out.append((impl.plugin_name, item))
         return out

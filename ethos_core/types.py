@@ -53,6 +53,16 @@ def _str_frozenset(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _int_tuple(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
+def _resolve_map(value: Mapping[str, Iterable[str]] | None) -> Mapping[str, tuple[str, ...]] | None:
+    if value is None:
+        return None
+    return _pytypes.MappingProxyType({str(k): tuple(str(ip) for ip in v) for k, v in value.items()})
+
+
 # --- decisions -----------------------------------------------------------------------------
 
 
@@ -141,12 +151,28 @@ class ContextVisibility(enum.Enum):
         return {"all": 0, "allowlist_quote": 1, "allowlist": 2}[self.value]
 
 
+def _rules_tuple(value: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
+    return tuple(value)
+
+
+def _quoted_tuple(value: Iterable[QuotedText]) -> tuple[QuotedText, ...]:
+    return tuple(value)
+
+
+def _roles_tuple(value: Iterable[ArgRole]) -> tuple[ArgRole, ...]:
+    return tuple(value)
+
+
+def _decisions_tuple(value: Iterable[Decision]) -> tuple[Decision, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class NetworkRule:
     """One ``safety.networkReach`` entry: ``host`` exact or ``*.domain``; empty ports = none."""
 
     host: str
-    ports: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    ports: tuple[int, ...] = attrs.field(default=(), converter=_int_tuple)
 
 
 @attrs.frozen
@@ -179,7 +205,7 @@ class SafetyPolicy:
 
     approval_mode: ApprovalMode = ApprovalMode.MANUAL
     injection_defense: InjectionDefense = InjectionDefense.BALANCED
-    network_reach: tuple[NetworkRule, ...] = attrs.field(default=(), converter=tuple)
+    network_reach: tuple[NetworkRule, ...] = attrs.field(default=(), converter=_rules_tuple)
     network_declared: bool = False
     observability: ObservabilityMode = ObservabilityMode.REDACTED
     watcher: WatcherPolicy = WatcherPolicy()
@@ -243,7 +269,7 @@ class InboundMessage:
     mentions: frozenset[str] = attrs.field(default=frozenset(), converter=_str_frozenset)
     reply_to_sender: str | None = None
     reply_to_bot: bool = False
-    quoted: tuple[QuotedText, ...] = attrs.field(default=(), converter=tuple)
+    quoted: tuple[QuotedText, ...] = attrs.field(default=(), converter=_quoted_tuple)
     edited: bool = False
     ts: float = attrs.field(factory=time.time)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
@@ -304,7 +330,7 @@ class ToolSpec:
     description: str
     parameters: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_str_frozenset)
-    arg_roles: tuple[ArgRole, ...] = attrs.field(default=(), converter=tuple)
+    arg_roles: tuple[ArgRole, ...] = attrs.field(default=(), converter=_roles_tuple)
     source: str = "builtin"  # plugin / distribution that registered it
     hosts: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)  # declared egress
 
@@ -373,9 +399,7 @@ class UrlAccess:
     url: str
     method: str = "GET"
     tool: str | None = None
-    resolve: Mapping[str, tuple[str, ...]] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else freeze(dict(v))
-    )
+    resolve: Mapping[str, tuple[str, ...]] | None = attrs.field(default=None, converter=_resolve_map)
 
 
 @attrs.frozen
@@ -405,7 +429,7 @@ class ApprovalRequest:
     """What the approval stage (12) and an Approver see: the call and what flagged it."""
 
     call: ToolCall
-    flagged: tuple[Decision, ...] = attrs.field(converter=tuple)
+    flagged: tuple[Decision, ...] = attrs.field(converter=_decisions_tuple)
     personality: str = ""
     session: str = ""
     request_id: str = ""

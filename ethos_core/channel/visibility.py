@@ -68,4 +68,4 @@ def apply_context_visibility(
     if not isinstance(mode, ContextVisibility):
         mode = ContextVisibility.ALLOWLIST
     quoted = tuple(_filter(item, mode, allowed) for item in message.quoted)
-    return attrs.evolve(message, quoted=quoted)  # type: ignore[arg-type]
+    return attrs.evolve(message, quoted=quoted)

@@ -22,7 +22,7 @@ def chat_cmd(ctx: click.Context, personality: str, provider_name: str | None, sc
     """Chat with an agent in the terminal (empty line or Ctrl-D ends)."""
     from ethos_core.agent import AgentLoop, LoopEvent
     from ethos_core.approvals import TerminalApprover
-    from ethos_core.providers import ProviderError, ScriptedProvider, build_provider
+    from ethos_core.providers import LLMProvider, ProviderError, ScriptedProvider, build_provider
 
     engine = load_engine(ctx, approver=TerminalApprover())
     try:
@@ -30,6 +30,7 @@ def chat_cmd(ctx: click.Context, personality: str, provider_name: str | None, sc
             click.echo(f"no personality {personality!r}", err=True)
             ctx.exit(EXIT_USAGE)
         p = engine.personality(personality)
+        provider: LLMProvider
         try:
             if script:
                 provider = ScriptedProvider.from_file(script)
@@ -38,7 +39,7 @@ def chat_cmd(ctx: click.Context, personality: str, provider_name: str | None, sc
                 if not name:
                     click.echo("no provider: set model.provider in the personality, or pass --provider or --script", err=True)
                     ctx.exit(EXIT_USAGE)
-                provider = build_provider(engine, name)  # type: ignore[arg-type]
+                provider = build_provider(engine, name)
         except ProviderError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)

@@ -29,7 +29,7 @@ def home_path(ctx: click.Context | None = None) -> Path:
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)  # type: ignore[return-value]
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
 
 
 def emit_json(data: Any) -> None:
@@ -39,7 +39,7 @@ def emit_json(data: Any) -> None:
 def redact_for_display(text: str) -> str:
     """CLI error output is redacted with the pattern engine when it is available."""
     try:
-        from ethos_core.redaction import redact_text  # type: ignore[attr-defined]
+        from ethos_core.redaction import redact_text
     except ImportError:
         return text
     try:

@@ -55,7 +55,7 @@ def validate(ctx: click.Context, strict: bool, as_json: bool) -> None:
         if known is not None:
             from ethos_core.errors import ConfigIssue
 
-            for pid, p in loaded.personalities.items():
+            for _pid, p in loaded.personalities.items():
                 for name in sorted(p.toolset - known):
                     issues.append(ConfigIssue(str(p.directory / "toolset.yaml"), None, None, name,
                                               f"unknown tool {name!r}", severity="warning" if not strict else "error"))

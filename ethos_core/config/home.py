@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -155,7 +156,7 @@ def retention_days(duration: str) -> float:
 
 def _policy_warnings(cfg: GlobalConfig, personalities: dict[str, PersonalityFiles]) -> list[ConfigIssue]:
     out = []
-    for pid, p in personalities.items():
+    for _pid, p in personalities.items():
         for i, rule in enumerate(p.config.safety.network_reach or ()):
             if rule.host.strip() == "*":
                 out.append(ConfigIssue(str(p.directory / "config.yaml"), None, None, f"safety.networkReach[{i}].host",
@@ -193,7 +194,7 @@ def _max_opt(a: float | None, b: float | None) -> float | None:
 
 def effective_watcher(global_w: WatcherConfig, personal: WatcherConfig) -> WatcherPolicy:
     """Personality thresholds can only tighten the global ones."""
-    values = {}
+    values: dict[str, Any] = {}
     for field in attrs.fields(WatcherConfig):
         pick = _max_opt if field.name in LONGER_IS_STRICTER else _min_opt
         values[field.name] = pick(getattr(global_w, field.name), getattr(personal, field.name))

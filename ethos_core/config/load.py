@@ -70,7 +70,7 @@ def make_converter() -> cattrs.Converter:
         conv.register_structure_hook(t, _strict(t))
 
     def attrs_factory(cls: type) -> Any:
-        overrides = {a.name: override(rename=a.metadata.get("key", a.name)) for a in attrs.fields(cls)}
+        overrides: dict[str, Any] = {a.name: override(rename=a.metadata.get("key", a.name)) for a in attrs.fields(cls)}
         return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides)
 
     conv.register_structure_hook_factory(attrs.has, attrs_factory)

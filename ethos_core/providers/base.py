@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -24,13 +24,17 @@ class ProviderError(EthosError):
     """The provider failed after retries, or answered something unusable."""
 
 
+def _calls_tuple(value: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Message:
     """One chat message. ``tool_calls`` on assistant messages; ``tool_call_id`` on tool results."""
 
     role: str  # "system" | "user" | "assistant" | "tool"
     content: str = ""
-    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_calls_tuple)
     tool_call_id: str | None = None
     name: str | None = None
 
@@ -40,7 +44,7 @@ class ModelTurn:
     """What the model answered: text and/or tool calls, usage, and why it stopped."""
 
     text: str = ""
-    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_calls_tuple)
     usage: Mapping[str, Any] = attrs.field(factory=dict)
     stop_reason: str = "stop"
 
@@ -78,10 +82,10 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
             try:
-                return min(self.max_delay, max(0.0, float(retry_after)))
+                return float(min(self.max_delay, max(0.0, float(retry_after))))
             except ValueError:
                 pass
-        return min(self.max_delay, self.base_delay * (2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311
+        return float(min(self.max_delay, self.base_delay * (2 ** attempt))) * (0.5 + random.random() / 2)  # noqa: S311
 
 
 def post_with_retries(client: httpx.Client, url: str, *, json_body: Mapping[str, Any], headers: Mapping[str, str],

@@ -32,7 +32,8 @@ def turn_from_json(item: Mapping[str, Any], index: int) -> ModelTurn:
 class ScriptedProvider:
     def __init__(self, turns: Sequence[Mapping[str, Any]] | Sequence[ModelTurn], name: str = "scripted"):
         self.name = name
-        self._turns = [t if isinstance(t, ModelTurn) else turn_from_json(t, i) for i, t in enumerate(turns)]
+        self._turns: list[ModelTurn] = [t if isinstance(t, ModelTurn) else turn_from_json(t, i)  # type: ignore[arg-type]
+                                        for i, t in enumerate(turns)]
         self._lock = threading.Lock()
         self.requests: list[tuple[tuple[Message, ...], tuple[str, ...]]] = []
 

@@ -42,7 +42,7 @@ SPEC = ToolSpec(
         "additionalProperties": False,
     },
     capabilities={Capability.EXEC},
-    arg_roles=(ArgRole("command", "command"),),  # type: ignore[arg-type]
+    arg_roles=(ArgRole("command", "command"),),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ethos_core import Capability, ToolSpec, hookimpl
+from ethos_core import ToolSpec, hookimpl
 from ethos_core.agent import AgentLoop, LoopEvent
 from ethos_core.approvals import CallbackApprover
 from ethos_core.engine import Engine

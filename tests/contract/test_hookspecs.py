@@ -40,7 +40,7 @@ def test_lifecycle_hooks_exist_and_nothing_else() -> None:
 
 def test_no_hook_is_firstresult() -> None:
     for name in all_hooks():
-        opts = getattr(getattr(hookspecs, name), "ethos_spec")
+        opts = getattr(hookspecs, name).ethos_spec
         assert not opts.get("firstresult"), name
 
 

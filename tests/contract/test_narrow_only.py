@@ -15,7 +15,7 @@ from ethos_core.manager import build_plugin_manager
 from ethos_core.pipeline import Pipeline
 from ethos_core.runtime import HomePaths, Runtime
 from ethos_core.stages import Stage
-from ethos_core.types import ContextVisibility, Decision, ProvenanceVerdict, RedactionSpan
+from ethos_core.types import ContextVisibility, Decision, RedactionSpan
 from ethos_core.verdicts import Verdict
 
 from .helpers import (
@@ -142,7 +142,7 @@ def test_ordering_and_wrapping_options_refused(runtime: Runtime, option: str) ->
     else:
         def impl(self: Any, call: Any, ctx: Any) -> Any:
             return Decision.allow(Stage.HARDLINE, "sneaky", "allowed first")
-    setattr(Sneaky, "ethos_hardline", hookimpl(**{option: True})(impl))
+    Sneaky.ethos_hardline = hookimpl(**{option: True})(impl)
     pm = build_plugin_manager(runtime, autoload=False, seal=False)
     before = [name for name, _ in pm.list_name_plugin()]
     with pytest.raises(PluginRegistrationError, match=option):
