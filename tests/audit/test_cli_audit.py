@@ -106,7 +106,7 @@ def test_tail(home: Path) -> None:
 
 
 def test_follow_prints_new_events(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ethos_core.cli.audit as cli_audit
+    import time
 
     calls = {"n": 0}
 
@@ -119,7 +119,7 @@ def test_follow_prints_new_events(home: Path, monkeypatch: pytest.MonkeyPatch) -
         else:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_audit.time, "sleep", fake_sleep)
+    monkeypatch.setattr(time, "sleep", fake_sleep)
     code, out = run(home, "tail", "-f", "-n", "0")
     assert code == 0 and "audit.watcher" in out and "watcher.rate" in out
 
