@@ -20,7 +20,7 @@ from ethos_core.audit import query as q
 from ethos_core.audit.chain import verify_chain
 from ethos_core.audit.retention import prune as prune_events
 from ethos_core.audit.retention import validate_retention
-from ethos_core.audit.schema import connect, migrate
+from ethos_core.audit.schema import SCHEMA_VERSION, connect, current_version, migrate
 from ethos_core.runtime import HomePaths, default_home
 
 
@@ -35,10 +35,20 @@ def _db(ctx: click.Context, db: str | None) -> Path:
 
 
 def _open(path: Path) -> sqlite3.Connection:
+    """Read-only connection; a file from an older ethos is migrated forward first."""
     try:
-        return q.open_readonly(path)
+        conn = q.open_readonly(path)
+        if current_version(conn) < SCHEMA_VERSION:
+            conn.close()
+            writer = connect(path)
+            try:
+                migrate(writer)
+            finally:
+                writer.close()
+            conn = q.open_readonly(path)
+        return conn
     except (FileNotFoundError, sqlite3.Error) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{path}: {exc}") from None
 
 
 def _line(event: dict[str, Any]) -> str:

@@ -176,3 +176,14 @@ def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 1 and "no audit database" in out
     code, out = run(tmp_path, "prune")
     assert code == 1 and "no audit database" in out
+
+
+def test_reading_an_older_file_migrates_it_first(tmp_path: Path) -> None:
+    from ethos_core.audit.schema import connect, migrate
+
+    conn = connect(tmp_path / "observability.db")
+    migrate(conn, target=1)
+    conn.execute("INSERT INTO events (ts, category, data) VALUES ('2024-01-01T00:00:00.000000Z', 'audit.block', '{}')")
+    conn.close()
+    code, out = run(tmp_path, "verify")
+    assert code == 0 and "1 events verified" in out
