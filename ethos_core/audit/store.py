@@ -6,6 +6,8 @@ Invariants:
   column and every key and value nested in ``data`` — through the ``redact`` callable the
   store was built with (stage ⑬), plus the secret-key floor of :mod:`ethos_core.audit.scrub`,
   before the row exists. Callers are not trusted to have done it. Policy snapshot bodies too.
+  The only strings stored without a redactor call are exact constants of ethos (category
+  names, severities, stage names, verdicts: ``_VOCABULARY``).
 * **One writer, bounded queue, batched transactions.** ``write`` enqueues; a single thread
   drains up to ``batch_size`` items per ``BEGIN IMMEDIATE`` … ``COMMIT``. A full queue blocks
   the producer (back-pressure); nothing is ever dropped silently.
@@ -46,11 +48,21 @@ import attrs
 
 from ethos_core.audit import retention as _retention
 from ethos_core.audit.chain import VerifyResult, canonical_json, row_hash_from_parts, verify_chain
+from ethos_core.audit.events import CATEGORIES
 from ethos_core.audit.schema import EVENT_FIELDS, FTS_INDEX_SQL, SchemaTooNewError, connect, migrate
 from ethos_core.audit.scrub import Redactor, scrub_text, scrub_value
 from ethos_core.audit.sinks import SinkDispatcher
 from ethos_core.errors import AuditWriteError
+from ethos_core.stages import Stage
 from ethos_core.types import AuditEvent
+
+# Strings stored without a redactor call: exact constants of ethos (categories, severities,
+# stage names, verdicts). Anything else — rule ids, sources, sessions, data — is redacted.
+_VOCABULARY: frozenset[str] = frozenset(
+    CATEGORIES
+    | {"", "info", "warning", "critical", "allow", "approve", "deny"}
+    | {stage.value for stage in Stage}
+)
 
 _INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
@@ -191,7 +203,11 @@ class AuditStore:
 
     def _row_values(self, event: AuditEvent) -> tuple[Any, ...]:
         r = self.redact
-        personality = scrub_text(event.personality, r)
+
+        def column(value: str | None) -> str | None:
+            # ethos's own fixed vocabulary is a constant of the code, never a secret.
+            return value if value is None or value in _VOCABULARY else scrub_text(value, r)
+
         snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         data = scrub_value(event.data, r)
         ts, bad_ts = _event_ts(event.ts)
@@ -199,16 +215,16 @@ class AuditStore:
             data = {"event": data, "invalid_ts": scrub_text(bad_ts, r)}
         return (
             ts,
-            scrub_text(event.category, r) or "unknown",
-            scrub_text(event.code or "", r) or "",
-            scrub_text(event.severity or "info", r) or "info",
-            personality,
-            scrub_text(event.session, r),
+            column(event.category) or "unknown",
+            column(event.code or "") or "",
+            column(event.severity or "info") or "info",
+            column(event.personality),
+            column(event.session),
             None if event.turn is None else int(event.turn),
-            scrub_text(event.stage, r),
-            scrub_text(event.rule, r),
-            scrub_text(event.verdict, r),
-            scrub_text(event.source, r),
+            column(event.stage),
+            column(event.rule),
+            column(event.verdict),
+            column(event.source),
             snapshot,
             canonical_json(data),
         )

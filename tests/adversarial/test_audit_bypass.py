@@ -316,3 +316,11 @@ def test_category_and_code_cannot_smuggle_control_text(make_store: Callable[...,
     conn.close()
     assert rows[0]["category"] == "audit.block'; DROP TABLE events; --"
     assert not re.search(re.escape(SECRET), rows[0]["code"])
+
+
+def test_vocabulary_shortcut_only_for_exact_constants(make_store: Callable[..., AuditStore]) -> None:
+    # Known category/stage/verdict strings skip the redactor; anything merely close to them does not.
+    event = AuditEvent(
+        f"audit.block {SECRET}", severity=f"info{SECRET}", stage=f"redact\n{SECRET}", verdict=f"deny {SECRET}"
+    )
+    assert SECRET.encode() not in _write_and_read(make_store, event)
