@@ -418,7 +418,7 @@ class Inspector:
             spec = tool.spec
             caps = frozenset(spec.capabilities)
             outside = sorted(caps & OUTSIDE_CONTENT_CAPABILITIES)
-            if spec.source != "builtin" and outside and Capability.UNTRUSTED_OUTPUT not in caps:
+            if _is_custom(tool) and outside and Capability.UNTRUSTED_OUTPUT not in caps:
                 findings.append(f"tool {spec.name!r} from {spec.source}: capabilities {', '.join(outside)} "
                                 "without untrusted_output")
         return judged("harden.tool_tags", findings, "every custom tool that returns outside content is tagged untrusted_output",
@@ -562,6 +562,16 @@ class Inspector:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _is_custom(tool: Any) -> bool:
+    """Not shipped in ethos_core: by its recorded source, or by where its handler lives (the
+    registry records "builtin" for a plugin tool whose spec does not name its source)."""
+    if tool.spec.source != "builtin":
+        return True
+    handler = getattr(tool.handler, "func", tool.handler)  # functools.partial
+    module = str(getattr(handler, "__module__", "") or "")
+    return not (module == "ethos_core" or module.startswith("ethos_core."))
 
 
 def _default_engine(root: Path) -> Any:

@@ -152,9 +152,10 @@ def _text_labels(text: str) -> list[str]:
     from ethos_core.redaction import find_spans
 
     stripped = SECRET_REF.sub("", text)
-    labels = [label for label, pattern in LITERAL_CREDENTIALS if pattern.search(stripped)]
-    labels.extend(s.label for s in find_spans(stripped) if s.label not in ASSIGNMENT_LABELS)
-    return sorted(set(labels))
+    labels = sorted({s.label for s in find_spans(stripped) if s.label not in ASSIGNMENT_LABELS})
+    if not labels:  # the config loader's own list, first match only (as the loader reports it)
+        labels = [label for label, pattern in LITERAL_CREDENTIALS if pattern.search(stripped)][:1]
+    return labels
 
 
 def _tree_findings(tree: Any, file: str) -> Iterator[Finding]:
