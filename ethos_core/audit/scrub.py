@@ -107,7 +107,13 @@ def scrub_value(value: Any, redact: Redactor, depth: int = 0) -> Any:
     """Redacted, JSON-safe copy of ``value`` (see the module invariant)."""
     kind = type(value)
     if kind is str:  # the common cases first: this runs for every string of every event
-        return safe_redact(redact, value) if value else value
+        if not value:
+            return value
+        try:
+            out = redact(value)
+        except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+            return REDACTION_ERROR
+        return out if type(out) is str else REDACTION_ERROR
     if kind is int or kind is bool or value is None:
         return value
     if depth > MAX_DEPTH:
