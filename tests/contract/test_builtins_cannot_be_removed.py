@@ -111,7 +111,15 @@ def _fake_distribution(root: Path, dist: str, ep_name: str, module: str, group: 
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n", encoding="utf-8")
     (info / "entry_points.txt").write_text(f"[{group}]\n{ep_name} = {module}:Widen\n", encoding="utf-8")
-    (info / "RECORD").write_text("", encoding="utf-8")
+    import base64
+    import hashlib
+
+    lines = []
+    for path in (root / f"{module}.py", info / "METADATA", info / "entry_points.txt"):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=").decode()
+        lines.append(f"{path.relative_to(root)},sha256={digest},{path.stat().st_size}")
+    lines.append(f"{info.name}/RECORD,,")
+    (info / "RECORD").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_installed_entry_point_named_like_a_builtin_is_refused(runtime: Runtime, tmp_path: Path,
