@@ -5,6 +5,18 @@ and ``ethos.skills`` (tools and observer hooks only). Entry points are enumerate
 point is loaded only when the install-time scanner's lock record for its distribution exists
 and every file still matches its hash. A policy pack that fails to load stops startup (missing
 narrowing would fail open); a skill that fails is skipped and audited.
+
+Skills (``ethos.skills``): the gate is ``runtime.services["skill_gate"]`` — by default the
+lockfile gate of :mod:`ethos_core.skills.gate`, installed here on first use — and it re-hashes
+every file of the distribution on disk before ``ep.load()``. A refused or failing skill is
+added to ``runtime.services["skipped_plugins"]`` (``ethos health`` reports it) and audited as
+``install.scan``. A loaded skill is registered through :func:`ethos_core.skills.gate.wrap_skill`:
+only ``ethos_register_tools`` and observer hooks, tools bound to the locked manifest.
+
+Policy packs (``ethos.plugins``) are installed by the operator like any Python package and load
+without a lock record; when a lock record *does* exist for a pack (it was installed with
+``ethos skill install``) it must verify, and a mismatch stops startup like any failing pack.
+A skill entry point whose module is not part of its own distribution is refused.
 """
 
 from __future__ import annotations
@@ -30,13 +42,26 @@ SKILL_GROUP = "ethos.skills"
 VetGate = Callable[[md.Distribution | None, str, Runtime], str | None]
 
 
+def skill_gate(runtime: Runtime) -> Callable[[md.Distribution | None], str | None]:
+    """The attached ``skill_gate`` service, installing the lockfile gate when none is attached."""
+    gate = runtime.service("skill_gate")
+    if gate is None:
+        from ethos_core.skills.gate import LockfileGate
+
+        gate = LockfileGate.for_runtime(runtime)
+        runtime.services["skill_gate"] = gate
+    return gate  # type: ignore[no-any-return]
+
+
 def _default_gate(dist: md.Distribution | None, group: str, runtime: Runtime) -> str | None:
+    gate = skill_gate(runtime)
     if group == SKILL_GROUP:
-        gate = runtime.service("skill_gate")
-        if gate is None:
-            return "no skills.lock record (run: ethos skill install)"
         reason: str | None = gate(dist)
         return reason
+    record_for = getattr(gate, "record_for", None)
+    if callable(record_for) and record_for(dist) is not None:
+        locked: str | None = gate(dist)
+        return locked
     return None
 
 
@@ -44,7 +69,7 @@ def load_entry_point_plugins(pm: object, runtime: Runtime, gate: VetGate | None 
     """Load ``ethos.plugins`` then ``ethos.skills`` entry points into ``pm``; returns names loaded."""
     gate = gate or _default_gate
     loaded: list[str] = []
-    skipped: list[tuple[str, str]] = runtime.services.setdefault("skipped_plugins", [])
+    runtime.services.setdefault("skipped_plugins", [])
     for group in (POLICY_GROUP, SKILL_GROUP):
         for ep in md.entry_points(group=group):
             dist = ep.dist
@@ -53,29 +78,59 @@ def load_entry_point_plugins(pm: object, runtime: Runtime, gate: VetGate | None 
                 message = f"entry point {ep.name!r} uses a name reserved for built-ins"
                 if group == POLICY_GROUP:
                     raise PluginLoadError(message)
-                skipped.append((ep.name, message))
+                _refuse_skill(runtime, ep.name, f"plugin.reserved_name: {message}", dist)
                 continue
-            reason = gate(dist, group, runtime)
+            reason = (_outside(ep, dist) if group == SKILL_GROUP else None) or gate(dist, group, runtime)
             if reason is not None:
                 if group == POLICY_GROUP:
                     raise PluginLoadError(f"policy plugin {ep.name!r} refused: {reason}")
-                skipped.append((ep.name, reason))
-                log.warning("skill %s not loaded: %s", ep.name, reason)
+                _refuse_skill(runtime, ep.name, reason, dist)
                 continue
             try:
                 obj = ep.load()
                 if isinstance(obj, type):
                     obj = obj()
+                if group == SKILL_GROUP:
+                    obj = _wrap_skill(pm, obj, ep.name, dist, runtime)
                 pm.register(obj, name=f"{group}:{ep.name}")  # type: ignore[attr-defined]
             except PluginRegistrationError as exc:
                 if group == POLICY_GROUP:
                     raise PluginLoadError(f"policy plugin {ep.name!r} failed to register: {exc}") from exc
-                skipped.append((ep.name, str(exc)))
+                _refuse_skill(runtime, ep.name, str(exc), dist)
                 continue
             except Exception as exc:
                 if group == POLICY_GROUP:
                     raise PluginLoadError(f"policy plugin {ep.name!r} failed to load: {exc!r}") from exc
-                skipped.append((ep.name, f"load failed: {type(exc).__name__}"))
+                _refuse_skill(runtime, ep.name, f"skill.load_failed: {type(exc).__name__}", dist)
                 continue
             loaded.append(ep.name)
     return loaded
+
+
+def _outside(ep: md.EntryPoint, dist: md.Distribution | None) -> str | None:
+    from ethos_core.skills.gate import entry_point_outside
+
+    return entry_point_outside(ep, dist)
+
+
+def _dist_name(dist: md.Distribution | None) -> str | None:
+    return None if dist is None or dist.metadata is None else dist.metadata["Name"]
+
+
+def _refuse_skill(runtime: Runtime, name: str, reason: str, dist: md.Distribution | None) -> None:
+    from ethos_core.skills.gate import audit_refusal
+
+    audit_refusal(runtime, name, reason, distribution=_dist_name(dist))
+
+
+def _wrap_skill(pm: object, obj: object, name: str, dist: md.Distribution | None, runtime: Runtime) -> object:
+    from ethos_core.errors import ToolRegistrationError
+    from ethos_core.skills.gate import wrap_skill
+
+    gate = skill_gate(runtime)
+    record_for = getattr(gate, "record_for", None)
+    record = record_for(dist) if callable(record_for) else None
+    try:
+        return wrap_skill(pm, obj, entry_point=name, distribution=_dist_name(dist) or name, record=record, runtime=runtime)
+    except ToolRegistrationError as exc:
+        raise PluginRegistrationError(str(exc)) from exc

@@ -195,6 +195,8 @@ class ProviderConfig:
 class SkillsConfig:
     trusted_publishers: tuple[str, ...] = key("trustedPublishers", default=())
     trusted_indexes: tuple[str, ...] = key("trustedIndexes", default=())
+    # distribution name -> secret refs its tools may read (still only those the manifest declares)
+    secret_grants: dict[str, tuple[str, ...]] = key("secretGrants", factory=dict)
 
 
 @attrs.frozen
