@@ -33,7 +33,7 @@ import bisect
 import html
 import re
 import types
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ethos_core.redaction.known import Candidate, ascii_lower, matcher_for
@@ -124,6 +124,40 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     if INVISIBLE_RE.search(text) is not None:
         candidates.extend(_through_invisible(text, known_values))
     return _resolve(text, candidates)
+
+
+_JOIN = "\n\x00\n"
+
+
+def find_spans_many(texts: Sequence[str], known_values: Mapping[str, str] = EMPTY) -> list[list[RedactionSpan]]:
+    """:func:`find_spans` for many short texts in one pass (the per-call overhead is paid once).
+
+    The texts are joined by a separator no pattern crosses; a span is clipped to its own text.
+    Use it for batches (audit rows, JSON leaves): results equal calling :func:`find_spans` on each.
+    """
+    if not texts:
+        return []
+    joined = _JOIN.join(texts)
+    starts: list[int] = []
+    pos = 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + len(_JOIN)
+    result: list[list[RedactionSpan]] = [[] for _ in texts]
+    for span in find_spans(joined, known_values):
+        k = bisect.bisect_right(starts, span.start) - 1
+        while k < len(texts) and starts[k] < span.end:
+            lo = max(span.start, starts[k]) - starts[k]
+            hi = min(span.end, starts[k] + len(texts[k])) - starts[k]
+            if hi > lo:
+                result[k].append(RedactionSpan(lo, hi, span.label))
+            k += 1
+    return result
+
+
+def redact_many(texts: Sequence[str], known_values: Mapping[str, str] = EMPTY) -> list[str]:
+    """:func:`redact_text` for many texts in one pass."""
+    return [apply_spans(t, spans) for t, spans in zip(texts, find_spans_many(texts, known_values), strict=True)]
 
 
 def apply_spans(text: str, spans: Iterable[RedactionSpan]) -> str:
@@ -234,7 +268,10 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
     lowered = ascii_lower(text)
     out: list[Candidate] = []
+    present = frozenset(a for a in _ALL_ANCHORS if a in lowered)
     for detector in DETECTORS:
+        if detector.anchors and present.isdisjoint(detector.anchors):
+            continue
         _run_detector(detector, text, lowered, out)
     _url_credentials(text, out)
     matcher = matcher_for(known_values) if known_values else None
@@ -257,9 +294,10 @@ def _anchor_positions(lowered: str, anchors: tuple[str, ...]) -> list[int]:
     return sorted(positions)
 
 
+_ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for d in DETECTORS for a in d.anchors}))
+
+
 def _run_detector(detector: Detector, text: str, lowered: str, out: list[Candidate]) -> None:
-    if detector.anchors and not any(a in lowered for a in detector.anchors):
-        return
     if detector.anchored:
         last_end = -1
         for pos in _anchor_positions(lowered, detector.anchors):
@@ -434,7 +472,7 @@ def _escape_layer(text: str, known_values: Mapping[str, str]) -> list[Candidate]
                 parts.append(_WINDOW_SEPARATOR)
                 dpos += len(_WINDOW_SEPARATOR)
             ws, _ = _expand_nonspace(text, m.start())
-            ws = max(window_end, ws - _ESCAPE_CONTEXT)
+            ws = max(window_end, ws - _ESCAPE_CONTEXT, 0)
             if m.start() > ws:
                 seg_dec.append(dpos)
                 seg_info.append((ws, m.start() - ws, False))
@@ -498,6 +536,8 @@ def _unescape(token: str) -> str:
 
 
 def _resolve(text: str, candidates: list[Candidate]) -> list[RedactionSpan]:
+    n = len(text)
+    candidates = [(max(0, s), min(n, e), lab, pr) for s, e, lab, pr in candidates if min(n, e) > max(0, s)]
     if not candidates:
         return []
     if "[REDACTED:" in text:

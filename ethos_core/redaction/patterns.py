@@ -97,7 +97,14 @@ SECRET_KEYWORDS = (
     "session_key",
     "session-key",
 )
-_KW = r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?|session[_-]?key)"
+_KW = (
+    r"(?<![{$])(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|"
+    r"credentials?|session[_-]?key)"
+    # ...but not a key that names metadata about the secret (token_count, password_file, secret_name)
+    r"(?![_.\-]?(?:count|counts|limit|limits|size|length|len|type|types|ttl|expiry|expires|expires_in|expiration|"
+    r"url|uri|endpoint|file|path|name|names|id|ids|index|usage|budget|window|bucket|field|header|prefix|format|"
+    r"policy|hint|reset|rotation|store|manager|ref)\b)"
+)
 # A value that is a placeholder, a reference or an empty literal, not a secret.
 _NOT_SECRET_VALUE = (
     r"(?!(?:null|none|nil|true|false|undefined|changeme|redacted|\*+|x{3,}|<[^>\s]{0,40}>)(?:[\"'\s,;&}\]]|$))"

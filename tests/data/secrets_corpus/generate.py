@@ -26,7 +26,8 @@ def rand(rng: random.Random, alphabet: str, n: int) -> str:
     while True:
         s = "".join(rng.choice(alphabet) for _ in range(n))
         # keep synthetic tokens "random-looking" (mixed classes) like real ones
-        if alphabet == HEX or (any(c.isdigit() for c in s) and any(c.isalpha() for c in s)):
+        mixed_alphabet = any(c.isdigit() for c in alphabet) and any(c.isalpha() for c in alphabet)
+        if alphabet == HEX or not mixed_alphabet or (any(c.isdigit() for c in s) and any(c.isalpha() for c in s)):
             return s
 
 
