@@ -35,6 +35,7 @@ an operator with write access who rewrites the whole chain (see chain.py).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import queue
 import sqlite3
@@ -66,6 +67,23 @@ _VOCABULARY: frozenset[str] = frozenset(
 
 _INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+
+
+_ROWS_PER_STATEMENT = 128  # 16 columns × 128 rows stays far below SQLite's variable limit
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_STATEMENT)
+def _multi_insert_sql(count: int) -> str:
+    head = _INSERT_SQL.split(" VALUES ")[0]
+    return f"{head} VALUES {', '.join([_ROW_PLACEHOLDERS] * count)}"
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert with multi-row statements: one sqlite3_step (one GIL hand-off) per chunk, not per row."""
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        conn.execute(_multi_insert_sql(len(chunk)), [value for row in chunk for value in row])
 
 
 def format_ts(ts: float) -> str:
@@ -400,7 +418,7 @@ class AuditStore:
                 rows.append((head_id, *item.values, head_hash, digest))
                 head_hash = digest
             if rows:
-                conn.executemany(_INSERT_SQL, rows)
+                _insert_rows(conn, rows)
                 conn.execute(FTS_INDEX_SQL, (first_id, head_id))
                 conn.execute("UPDATE chain SET head_id = ?, head_hash = ? WHERE k = 1", (head_id, head_hash))
             conn.execute("COMMIT")
