@@ -280,8 +280,6 @@ class _Visitor(ast.NodeVisitor):
         q = self.qualname(node)
         if q.startswith("ethos_core.") and self.module_rule(q) == "code.engine_internals":
             self.hit("code.engine_internals", node, f"reaches {q}")
-        if q in ("os.environ", "os.environb") and not getattr(node, "_ethos_env_handled", False):
-            pass
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:

@@ -212,10 +212,13 @@ def scan(
     limits: ar.Limits | None = None,
     installed: set[str] | None = None,
     extra_rules: Sequence[ScanRule] = (),
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     check_typosquat: bool = True,
 ) -> ScanReport:
-    """Scan a wheel, sdist, directory, or the installed distribution named ``target``."""
+    """Scan a wheel, sdist, directory, or the installed distribution named ``target``.
+
+    ``progress(done, total)`` is called after each file; ``extra_rules`` come from ``ethos_scan_rules``.
+    """
     started = time.perf_counter()
     limits = limits or ar.Limits()
     art = read_artifact(target, limits)
@@ -223,11 +226,11 @@ def scan(
     col.findings.extend(art.findings)
     prefix = _strip_prefix(art)
     source_like = art.kind in ("sdist", "directory")
-    for f in art.files:
+    for done, f in enumerate(art.files, 1):
         rel = f.path[len(prefix):] if prefix and f.path.startswith(prefix) else f.path
         _scan_file(art.kind, rel, f.data, col, source_like, extra_rules)
-        if progress is not None and art.kind != "directory":
-            progress(1)
+        if progress is not None:
+            progress(done, len(art.files))
     manifest = _settle_manifest(col)
     _entry_point_checks(col, art.kind)
     if manifest is not None:
