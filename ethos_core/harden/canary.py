@@ -17,11 +17,12 @@ Not covered: sinks (JSONL) — they receive the same redacted row, after commit.
 
 from __future__ import annotations
 
-import secrets as _secrets
+import os
 import sqlite3
 import string
 from collections.abc import Iterable
 from pathlib import Path
+from random import SystemRandom
 from typing import Any
 
 import attrs
@@ -44,8 +45,10 @@ class CanaryOutcome:
 
 def make_canary() -> tuple[str, str]:
     """(fake credential, nonce). The credential matches the redaction engine's anthropic shape."""
-    body = "".join(_secrets.choice(_ALPHABET) for _ in range(80))
-    return f"sk-ant-api03-{body}", f"harden-{_secrets.token_hex(6)}"
+    # os.urandom-backed; not the ``secrets`` module, which a tests/secrets package can shadow.
+    rng = SystemRandom()
+    body = "".join(rng.choice(_ALPHABET) for _ in range(80))
+    return f"sk-ant-api03-{body}", f"harden-{os.urandom(6).hex()}"
 
 
 def needles(canary: str) -> list[bytes]:

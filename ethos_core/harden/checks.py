@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
@@ -318,7 +317,7 @@ class Inspector:
                     if rule is not None:
                         findings.append(f"{where} is on the always-deny floor ({rule})")
                         continue
-                    inside = _floor_inside(split_abs(norm), entries)
+                    inside = _floor_inside(("/", *split_abs(norm)), entries)
                     if inside:
                         findings.append(f"{where} contains always-deny paths ({', '.join(inside)})")
         return judged("harden.fs_reach_floor", findings, "no fs_reach root touches the always-deny floor",
@@ -655,7 +654,7 @@ def _days(delta: dt.timedelta) -> str:
 
 
 def _probe_write(root: Path) -> str | None:
-    probe = root / f".harden-write-probe-{_secrets.token_hex(4)}"
+    probe = root / f".harden-write-probe-{os.urandom(4).hex()}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as exc:
