@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,10 @@ def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
     return p50, p99
 
 
-def bench_store(path: Path, events: list[AuditEvent], threads: int) -> tuple[float, float, float, int]:
-    store = AuditStore(path, redact=redactor)
+def bench_store(
+    path: Path, events: list[AuditEvent], threads: int, redact: Callable[[str], str] = redactor
+) -> tuple[float, float, float, int]:
+    store = AuditStore(path, redact=redact)
     store.register_policy("bench", {"fs_reach": {"read": ["~/work"]}})
     per_thread = len(events) // threads
     latencies: list[list[int]] = [[] for _ in range(threads)]
@@ -154,6 +157,19 @@ def run(n_events: int = 40_000, n_naive: int = 1_500) -> list[dict[str, Any]]:
                     "note": f"p50/p99 of write(); ratio vs naive; {written} written (exact)",
                 }
             )
+        rate, p50, p99, written = bench_store(Path(tmp) / "identity.db", events, 1, redact=lambda text: text)
+        rows.append(
+            {
+                "name": "audit_write.store_identity_redactor",
+                "workload": f"{n_events} events ~{size} B, 1 producer, redactor returns its input",
+                "rate": round(rate),
+                "unit": "events/s",
+                "p50_us": round(p50, 1),
+                "p99_us": round(p99, 1),
+                "ratio": round(rate / naive_rate, 1),
+                "note": "the store's own cost without stage-13 work (a redactor call per string)",
+            }
+        )
         rows.append(
             {
                 "name": "audit_write.naive",
