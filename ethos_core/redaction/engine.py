@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import html
 import re
 import types
@@ -40,6 +41,7 @@ from ethos_core.redaction.known import Candidate, ascii_lower, matcher_for
 from ethos_core.redaction.patterns import (
     DB_SCHEMES,
     DETECTORS,
+    LABELS,
     URL_SCHEME_BEFORE,
     URL_USERINFO,
     Detector,
@@ -49,7 +51,24 @@ from ethos_core.types import RedactionSpan
 EMPTY: Mapping[str, str] = types.MappingProxyType({})
 
 #: A marker this engine wrote; never matched again (idempotence).
-MARKER_RE = re.compile(r"\[REDACTED:[A-Za-z0-9_.:/\-]{1,96}\]")
+MARKER_RE = re.compile(r"\[REDACTED:([A-Za-z0-9_.:/\-]{1,96})\]")
+_ENGINE_LABELS = LABELS | {"redaction_error"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_engine_marker(label: str) -> bool:
+    """A marker this engine (or the pipeline) writes: a documented label or ``secret:<ref>``.
+
+    Anything else in marker syntax is text like any other, so ``[REDACTED:<a token>]`` typed by
+    someone does not shield the token; a ``secret:<ref>`` whose ref looks like a credential
+    itself is not trusted either.
+    """
+    if label in _ENGINE_LABELS:
+        return True
+    if label.startswith("secret:") and len(label) <= 71:
+        ref = label[7:]
+        return not _candidates(ref, EMPTY, decode=False)
+    return False
 #: Pieces of a span left after cutting out existing markers are kept only from this length on.
 _MIN_PIECE = 4
 
@@ -80,8 +99,11 @@ _DECODE_PREFIXES = (
     "npm_",
     "pypi-",
     "password",
+    "PASSWORD",
     "secret",
+    "SECRET",
     "token",
+    "TOKEN",
     "Bearer ",
 )
 _B64_RUN = re.compile(r"[A-Za-z0-9+/\-_\r\n]*")
@@ -97,7 +119,7 @@ def _b64_anchor_set() -> tuple[str, ...]:
         for k in range(3):
             encoded = base64.b64encode(b"\0" * k + raw + b"\0\0").decode("ascii")
             core = encoded[-(-8 * k // 6) : (8 * (k + len(raw))) // 6]
-            if len(core) >= 6:
+            if len(core) >= 4:
                 anchors.add(core)
                 anchors.add(core.replace("+", "-").replace("/", "_"))
     return tuple(sorted(anchors))
@@ -541,7 +563,7 @@ def _resolve(text: str, candidates: list[Candidate]) -> list[RedactionSpan]:
     if not candidates:
         return []
     if "[REDACTED:" in text:
-        markers = [m.span() for m in MARKER_RE.finditer(text)]
+        markers = [m.span() for m in MARKER_RE.finditer(text) if _is_engine_marker(m.group(1))]
         if markers:
             candidates = list(_subtract(candidates, markers))
             if not candidates:

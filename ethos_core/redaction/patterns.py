@@ -110,7 +110,9 @@ _NOT_SECRET_VALUE = (
     r"(?!(?:null|none|nil|true|false|undefined|changeme|redacted|\*+|x{3,}|<[^>\s]{0,40}>)(?:[\"'\s,;&}\]]|$))"
     r"(?!\[REDACTED:)(?!\$\{)(?!\{\{)(?!%\()(?!\$[A-Za-z_(])"
 )
-_VALUE = r"(?P<v>" + _NOT_SECRET_VALUE + r"[^\s\"'`,;&<>\\|(){}\[\]]{3,}+)"
+# A forged marker in front of a value does not shield it (the engine cuts real markers out later).
+_MARKERS = r"(?:\[REDACTED:[A-Za-z0-9_.:/\-]{1,96}\]){0,8}+"
+_VALUE = r"(?P<v>" + _MARKERS + _NOT_SECRET_VALUE + r"[^\s\"'`,;&<>\\|(){}\[\]]{3,}+)"
 _QVALUE = r"(?P<v>" + _NOT_SECRET_VALUE + r"[^\"'\\\n]{3,512}+)"
 
 _DB_SCHEMES = (
@@ -367,4 +369,5 @@ LABELS: frozenset[str] = frozenset(d.label for d in DETECTORS) | {
     "url_credentials",
     "db_url_password",
     "secret_field",
+    "redaction_depth",
 }

@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets as _secrets
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -116,7 +115,7 @@ class Vault:
     def _write(self, data: dict[str, Any]) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        tmp = self.directory / f".{self.path.name}.{os.getpid()}.{_secrets.token_hex(4)}.tmp"
+        tmp = self.directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -176,10 +175,10 @@ class Vault:
             keyring.set_password(KEYRING_SERVICE, str(self.path), _b64(key))
             header: dict[str, Any] = {"kdf": "keyring"}
         else:
-            salt = _secrets.token_bytes(16)
+            salt = os.urandom(16)
             key = Scrypt(salt=salt, length=32, n=self.scrypt_n, r=8, p=1).derive(self._get_passphrase().encode("utf-8"))
             header = {"kdf": "scrypt", "salt": _b64(salt), "n": self.scrypt_n, "r": 8, "p": 1}
-        nonce = _secrets.token_bytes(12)
+        nonce = os.urandom(12)
         header["check"] = {"nonce": _b64(nonce), "ct": _b64(AESGCM(key).encrypt(nonce, _CHECK_PLAINTEXT, _CHECK_AAD))}
         self._key = key
         return {"format": _FORMAT, **header, "entries": {}}
@@ -248,7 +247,7 @@ class Vault:
         with self._locked():
             data = self._read() if self.exists() else self._new_header()
             key = self._unlock(data)
-            nonce = _secrets.token_bytes(12)
+            nonce = os.urandom(12)
             data["entries"][ref] = {
                 "nonce": _b64(nonce),
                 "ct": _b64(AESGCM(key).encrypt(nonce, value.encode("utf-8"), ref.encode("utf-8"))),
