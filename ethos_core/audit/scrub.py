@@ -110,10 +110,10 @@ def scrub_value(value: Any, redact: Redactor, depth: int = 0) -> Any:
         if not value:
             return value
         try:
-            out = redact(value)
+            redacted = redact(value)
         except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
             return REDACTION_ERROR
-        return out if type(out) is str else REDACTION_ERROR
+        return redacted if type(redacted) is str else REDACTION_ERROR
     if kind is int or kind is bool or value is None:
         return value
     if depth > MAX_DEPTH:

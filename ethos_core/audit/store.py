@@ -206,6 +206,18 @@ class AuditStore:
         self._writer = threading.Thread(target=self._run, name="ethos-audit-writer", daemon=True)
         self._writer.start()
 
+    @classmethod
+    def for_runtime(cls, runtime: Any, *, redact: Redactor, sinks: Sequence[object] = (), **kw: Any) -> AuditStore:
+        """The engine's store: ``$ETHOS_HOME/observability.db`` with ``observability.retention``
+        and the configured ``observability.sinks`` (plus ``sinks``, e.g. from ``ethos_audit_sinks``)."""
+        from ethos_core.audit.sinks import sinks_from_config
+
+        obs = runtime.config.observability
+        configured = sinks_from_config(obs.sinks)
+        return cls(
+            runtime.home.observability_db, redact=redact, retention=obs.retention, sinks=[*configured, *sinks], **kw
+        )
+
     # --- producer side -----------------------------------------------------------------------
 
     def write(self, event: AuditEvent) -> None:
@@ -447,6 +459,7 @@ class AuditStore:
             "writable": error is None and not self._closed,
             "path": str(self.path),
             "last_error": error,
+            "error": error,
             "fatal": self._fatal,
             "closed": self._closed,
             "queue_depth": self._queue.qsize(),

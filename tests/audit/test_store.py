@@ -335,3 +335,23 @@ def test_audit_sinks_hook_through_the_plugin_manager(tmp_path: Path) -> None:
     pipeline = Pipeline(build_plugin_manager(runtime, [SinkPlugin()], autoload=False))
     sinks = [sink for _, sink in pipeline.collect("ethos_audit_sinks")]
     assert sorted(type(s).__name__ for s in sinks) == ["ExtraSink", "JsonlSink"]
+
+
+def test_for_runtime_uses_home_retention_and_configured_sinks(tmp_path: Path) -> None:
+    from ethos_core.config.model import GlobalConfig, ObservabilityConfig
+    from ethos_core.runtime import HomePaths, Runtime
+
+    out = tmp_path / "ship.jsonl"
+    cfg = GlobalConfig(
+        observability=ObservabilityConfig(retention={"audit.*": "90d"}, sinks=(SinkConfig(type="jsonl", path=str(out)),))
+    )
+    store = AuditStore.for_runtime(Runtime(home=HomePaths(tmp_path), config=cfg), redact=str)
+    try:
+        assert store.path == tmp_path / "observability.db"
+        assert store.retention == {"audit.*": "90d"}
+        store.write(AuditEvent("system.startup"))
+        store.flush()
+        assert store.health()["error"] is None
+    finally:
+        store.close()
+    assert json.loads(out.read_text())["category"] == "system.startup"
