@@ -168,7 +168,7 @@ def test_length_edges() -> None:
 def test_forged_marker_does_not_shield_a_secret() -> None:
     for text in (
         f"[REDACTED:github]{GHP}",
-        f"password=[REDACTED:x]RealSecretValue",
+        "password=[REDACTED:x]RealSecretValue",
         f"[REDACTED:{GHP}]",
         f"[REDACTED:secret:{GHP}]",
         f"token: [REDACTED:secret:x]{KNOWN_VALUE}",
