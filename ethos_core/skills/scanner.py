@@ -346,7 +346,9 @@ def _scan_file(kind: str, rel: str, data: bytes, col: _Collected, source_like: b
         _poison_checks(rel, text, _line_index(text), col.findings)
     if name == MANIFEST_FILE:
         try:
-            col.manifests.append((rel, tomllib.loads(data.decode("utf-8"))))
+            table = tomllib.loads(data.decode("utf-8"))
+            nested = table.get("tool", {}).get("ethos", {}).get("skill") if isinstance(table.get("tool"), dict) else None
+            col.manifests.append((rel, nested if nested is not None else table))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             col.findings.append(Finding("manifest.invalid", rel, None, "", f"not TOML: {exc}"))
 
