@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from ethos_core.approvals import Approver, ask
+from ethos_core.audit.events import redaction_summary_event, startup_event, tool_call_event
 from ethos_core.config.home import HomeConfig, effective_personality, load_home
 from ethos_core.errors import (
     ActionDenied,
@@ -172,10 +173,11 @@ class Engine:
         pipeline.call_each("ethos_configure", config=home.config)
         for pid in home.personalities:
             engine._register_policy(engine.personality(pid))
-        engine.emit(AuditEvent(category="system.startup", code="engine.started", data={
-            "home": str(root), "personalities": sorted(home.personalities), "plugins": engine.plugin_names(),
-            "tools": sorted(engine.tools.names()),
-        }))
+        from ethos_core import __version__
+
+        engine.emit(startup_event(version=__version__, personalities=sorted(home.personalities),
+                                  plugins=engine.plugin_names(),
+                                  extra={"home": str(root), "tools": sorted(engine.tools.names())}))
         return engine
 
     def _resolve_secrets(self) -> None:
@@ -202,10 +204,14 @@ class Engine:
     def _attach_services(self) -> None:
         """Create the long-lived services of the engines present in this build."""
         rt = self.runtime
-        store_mod = _optional("ethos_core.audit.store")
-        if store_mod is not None and "audit" not in rt.services:
-            rt.services["audit"] = store_mod.AuditStore.for_runtime(rt, redact=self.redact) if hasattr(
-                store_mod.AuditStore, "for_runtime") else store_mod.AuditStore(rt.home.observability_db, redact=self.redact)
+        if "audit" not in rt.services:
+            from ethos_core.audit.store import AuditStore
+
+            # Plugin sinks (ethos_audit_sinks) get a copy of every redacted event; the built-in
+            # JSON Lines sink comes from observability.sinks inside for_runtime.
+            plugin_sinks = [sink for source, sink in self.pipeline.collect("ethos_audit_sinks")
+                            if not source.startswith("ethos.builtin.")]
+            rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, sinks=plugin_sinks)
         rt.services.setdefault("tool_registry", self.tools)
         grants_mod = _optional("ethos_core.approval_grants")
         if grants_mod is not None and "grants" not in rt.services:
@@ -318,6 +324,9 @@ class Engine:
             out[i] = value
             self._redacted_outputs[value] = None
         return out
+
+    def _redact_for_store(self, text: str) -> str:
+        return self.redact(text)
 
     def redact(self, text: str, ctx: Context | None = None) -> str:
         """Stage ⑬ on ``text``. Outputs are remembered: redaction is idempotent, so text that is
@@ -749,23 +758,19 @@ class Session:
         body = redacted.content if redacted.ok else f"error: {redacted.error}"
         text = self._render(body, redacted.source, verdict) if verdict.untrusted else body
         if denied is None:
-            data: dict[str, Any] = {"tool": call.name, "outcome": "ok" if result.ok else "error", "duration_ms": round(duration_ms, 3)}
-            mode = self.personality.safety.observability.value
-            if mode != "none":
-                data["args"] = thaw(call.args)
-                if not result.ok:
-                    data["error"] = redacted.error
-            if mode == "full":
-                data["result"] = redacted.content[:4096]
+            event = tool_call_event(
+                self.personality.safety.observability, call.name, thaw(call.args), "ok" if result.ok else "error",
+                duration_ms, personality=self.personality.id, session=self.id, turn=self.turn, call_id=call.call_id,
+                result=redacted.content, error=redacted.error)
             if verdict.flagged:
-                data["signals"] = list(verdict.signals)
-            self.engine.emit(AuditEvent(category="audit.tool_call", code=call.name, personality=self.personality.id,
-                                        session=self.id, turn=self.turn, verdict="allow", data=data))
+                event = attrs.evolve(event, data={**thaw(event.data), "signals": list(verdict.signals)})
+            self.engine.emit(event)
         if counts:
-            self.engine.emit(AuditEvent(category="audit.redacted", code="redaction.applied", personality=self.personality.id,
-                                        session=self.id, turn=self.turn, stage=Stage.REDACT.value,
-                                        data={"tool": call.name, "labels": dict(sorted(counts.items())),
-                                              "total": sum(counts.values())}))
+            summary = redaction_summary_event(counts, where="tool_error" if not result.ok else "tool_result",
+                                              personality=self.personality.id, session=self.id, turn=self.turn,
+                                              tool=call.name)
+            if summary is not None:
+                self.engine.emit(summary)
         return ProcessedResult(redacted, text, verdict, counts)
 
     def redact(self, text: str) -> str:

@@ -144,16 +144,6 @@ def _binding_warnings(cfg: GlobalConfig, personalities: dict[str, PersonalityFil
     return out
 
 
-RETENTION_MINIMUM_DAYS = 90
-
-
-def retention_days(duration: str) -> float:
-    if duration == "forever":
-        return float("inf")
-    n, unit = int(duration[:-1]), duration[-1]
-    return n * {"h": 1 / 24, "d": 1, "w": 7}[unit]
-
-
 def _policy_warnings(cfg: GlobalConfig, personalities: dict[str, PersonalityFiles]) -> list[ConfigIssue]:
     out = []
     for _pid, p in personalities.items():
@@ -162,12 +152,14 @@ def _policy_warnings(cfg: GlobalConfig, personalities: dict[str, PersonalityFile
                 out.append(ConfigIssue(str(p.directory / "config.yaml"), None, None, f"safety.networkReach[{i}].host",
                                        "a bare '*' allows egress to every host; list the hosts this personality needs",
                                        severity="warning"))
-    for glob in ("audit.*", "channel.*"):
-        for pattern, duration in cfg.observability.retention.items():
-            if pattern == glob and retention_days(duration) < RETENTION_MINIMUM_DAYS:
-                out.append(ConfigIssue("config.yaml", None, None, f"observability.retention.{pattern}",
-                                       f"keeps {duration}; production deployments keep {glob} at least {RETENTION_MINIMUM_DAYS}d",
-                                       severity="warning"))
+    from ethos_core.audit.retention import retention_warnings
+
+    try:
+        messages = retention_warnings(cfg.observability.retention)
+    except ValueError:
+        messages = []  # malformed durations are reported as errors by the loader
+    for message in messages:
+        out.append(ConfigIssue("config.yaml", None, None, "observability.retention", message, severity="warning"))
     return out
 
 

@@ -66,7 +66,7 @@ def test_validate_strict_dangling_bot_and_short_retention(tmp_path: Path) -> Non
     report = json.loads(out)
     assert code == 1
     assert any("ghost" in w for w in report["warnings"])
-    assert any("audit.*" in w and "90d" in w for w in report["warnings"])
+    assert any("audit.*" in w and "90 days" in w for w in report["warnings"])
 
 
 def test_personality_show_without_toolset_says_no_tool(tmp_path: Path) -> None:
