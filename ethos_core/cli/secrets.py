@@ -7,6 +7,7 @@ status and age only; errors go through redaction with every resolved value known
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,28 +53,20 @@ def _resolvers(runtime: Runtime) -> list[Any]:
 
 def _vault(runtime: Runtime, interactive: bool, confirm_new: bool = False) -> Vault:
     from ethos_core.secrets.providers import vault_for
+    from ethos_core.secrets.vault import vault_path
 
-    vault = vault_for(runtime)
+    cfg = runtime.config.secrets.vault
+    is_new = not vault_path(runtime.home.root, cfg.path if cfg else None).exists()
 
     def prompt() -> str:
-        import os
-
         env = os.environ.get(PASSPHRASE_ENV)
         if env:
             return env
         if not interactive:
             return ""
-        return str(
-            click.prompt(
-                "Vault passphrase",
-                hide_input=True,
-                confirmation_prompt=confirm_new and not vault.exists(),
-                err=True,
-            )
-        )
+        return str(click.prompt("Vault passphrase", hide_input=True, confirmation_prompt=confirm_new and is_new, err=True))
 
-    vault._passphrase = prompt
-    return vault
+    return vault_for(runtime, passphrase=prompt)
 
 
 def _status(ref: str, resolvers: list[Any]) -> dict[str, Any]:

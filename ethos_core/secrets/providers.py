@@ -8,16 +8,19 @@ touches the network or the key at registration; both resolve lazily and cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ethos_core.markers import hookimpl
 from ethos_core.runtime import Runtime
 from ethos_core.secrets.aws import AwsSecretsResolver
 from ethos_core.secrets.vault import Vault, VaultResolver, vault_path
 
 
-def vault_for(runtime: Runtime) -> Vault:
+def vault_for(runtime: Runtime, passphrase: str | Callable[[], str] | None = None) -> Vault:
+    """The vault of this home (``secrets.vault.path`` or ``$ETHOS_HOME/secrets/vault.json``)."""
     cfg = runtime.config.secrets.vault
     path = vault_path(runtime.home.root, cfg.path if cfg else None)
-    return Vault(path, key_source=cfg.key_source if cfg else "keyring")
+    return Vault(path, passphrase=passphrase, key_source=cfg.key_source if cfg else "keyring")
 
 
 class ProviderResolvers:
