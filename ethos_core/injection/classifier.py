@@ -1,0 +1,318 @@
+"""Tier-1 prompt-injection classifier: fast, deterministic, multilingual pattern rules.
+
+Invariant: :func:`classify` runs in time linear in the input (bounded-gap patterns over the
+folded text, a bounded number of decoded segments of bounded size, capped matches per signal)
+and reports stable signal ids (:mod:`ethos_core.injection.rules`) for:
+- phrases (instruction override, role/system forgery, jailbreak personas, prompt leaking,
+  exfiltration requests incl. markdown images/links with data placeholders, credential
+  targeting, persistence into memory/config, coercion to call tools, covert-action requests,
+  text addressed to an AI) in English, German, French, Spanish, Portuguese, Italian, Russian,
+  Chinese and Japanese, over folded text (NFKC, combining marks dropped, case-folded,
+  look-alike letters mapped to Latin, invisible characters removed, whitespace collapsed —
+  so homoglyphs, fullwidth letters, zero-width splitting and line-split phrases still match);
+- the same phrases inside decoded segments (base64/base64url, hex incl. ``\\xNN``, ``\\uNNNN``,
+  URL-encoding, HTML entities, Unicode-tag smuggled ASCII), nested up to depth 2, plus
+  ``inj.encoded``;
+- structure: chat-template/role tokens (``inj.template_token``), hidden Unicode
+  (``inj.hidden_unicode``), marker-like text (``inj.wrapper_forgery``).
+
+A phrase preceded by quoting context ("such as", "the phrase", an opening quote, "if you …")
+counts as a mention, not an instruction — articles about prompt injection do not flag.
+
+Not covered (documented in docs/injection.md): paraphrases outside the rule table, languages
+other than the nine above, instructions in images, adversarially iterated wording. Tier-1 is a
+tripwire; the structural defences (markers, downgrade, outbound scrubbing) carry the load.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import urllib.parse
+
+import attrs
+
+from ethos_core.injection import rules
+from ethos_core.injection.markers import count_marker_like
+from ethos_core.injection.normalize import fold
+from ethos_core.injection.sanitize import scan_counts
+
+MAX_MATCHES_PER_SIGNAL = 64  # mention-skips per signal before giving up on that signal
+MAX_SEGMENTS = 48  # decoded segments examined per call (all depths)
+MAX_SEGMENT_CHARS = 65_536  # encoded characters taken from one segment
+MAX_DECODED_TOTAL = 262_144  # decoded characters examined per call
+MAX_DEPTH = 2
+EXCERPT = 80
+
+_COMPILED = rules.compile_rules()
+
+_QUOTES = "\"'“”‘’«»„‚「」『』`"
+_MENTION_BEFORE = re.compile(
+    r"(?:such as|like|e\.?g\.?|for example|for instance|example|examples|payloads?|phrases?|strings?|"
+    r"sentences?|wording|text|called|known as|quote[sd]?|quoting|says?|said|saying|reads?|read|wrote|"
+    r"written|containing|contains?|included|includes|hidden|instructions? like|commands? like|"
+    r"attacks? (?:like|such as)|injections? (?:like|such as)|variants? of|versions? of|"
+    r"to|not|never|should|would|could|might|may|cannot|can't|won't|doesn't|didn't|"
+    r"trick\w*|into|told|tell\w*|ask\w*|instruct\w*|convinc\w*|caus\w*|mak\w*|persuad\w*|"
+    r"attempt\w*|tr(?:y|ies|ying|ied)|whether|if you|when you|unless you|once you|that you|you to|"
+    r"zum beispiel|z\. ?b\.|wie|par exemple|comme|por ejemplo|como|ad esempio|per esempio|например|例如|比如|例えば|などの)"
+    r"[\s:,\-–—]*[" + re.escape(_QUOTES) + r"(\[]?\s*$"
+)
+_OPEN_QUOTE_BEFORE = re.compile(r"[" + re.escape(_QUOTES) + r"]\s*$")
+
+# --- decoding ------------------------------------------------------------------------------
+_B64_RE = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}")
+_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :,-]?){12,}+")
+_HEX_ESC_RE = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){8,}+")
+_UNI_ESC_RE = re.compile(r"(?:\\u[0-9A-Fa-f]{4}){6,}+")
+_URLENC_RE = re.compile(r"[^\s%]{0,30}(?:%[0-9A-Fa-f]{2}[^\s%]{0,30}){3,}+")
+_ENTITY_RE = re.compile(r"(?:&#?[0-9A-Za-z]{1,10};[^&<>]{0,30}){3,}+")
+_TAGS_RE = re.compile("[\U000e0020-\U000e007e]{4,}+")
+
+
+@attrs.frozen
+class Tier1Match:
+    """One signal hit: the signal id, a short excerpt of folded text, where it was found."""
+
+    signal: str
+    excerpt: str
+    where: str = "text"  # "text" | "base64" | "hex" | "url" | "html" | "unicode_tags" | "escape"
+
+
+@attrs.frozen
+class Tier1Result:
+    """Result of :func:`classify`. ``signals`` are sorted, unique, stable ids."""
+
+    flagged: bool
+    signals: tuple[str, ...] = ()
+    matches: tuple[Tier1Match, ...] = ()
+    counts: dict[str, int] = attrs.field(factory=dict)
+
+
+def _is_mention(folded: str, start: int) -> bool:
+    window = folded[max(0, start - 48) : start]
+    if not window:
+        return False
+    return bool(_OPEN_QUOTE_BEFORE.search(window) or _MENTION_BEFORE.search(window))
+
+
+def _inside_word(folded: str, start: int) -> bool:
+    """True when an ASCII-word match starts in the middle of a word (rules are ``\\b``-led)."""
+    if start == 0:
+        return False
+    first, prev = folded[start], folded[start - 1]
+    return first.isascii() and first.isalnum() and (prev.isalnum() or prev == "_")
+
+
+def _build_index() -> tuple[dict[str, list[rules.CompiledRule]], list[rules.CompiledRule]]:
+    index: dict[str, list[rules.CompiledRule]] = {}
+    unanchored: list[rules.CompiledRule] = []
+    for rule in _COMPILED:
+        if not rule.anchors:
+            unanchored.append(rule)
+        for anchor in rule.anchors:
+            index.setdefault(anchor, []).append(rule)
+    return index, unanchored
+
+
+_INDEX, _UNANCHORED = _build_index()
+_ASCII_ANCHORS = tuple(a for a in _INDEX if a.isascii())
+_OTHER_ANCHORS = tuple(a for a in _INDEX if not a.isascii())
+MAX_ANCHOR_HITS = 4096  # positions tried per anchor; beyond that the rules search the text
+
+
+def _accept(rule: rules.CompiledRule, folded: str, m: re.Match[str]) -> bool:
+    if _inside_word(folded, m.start()):
+        return False
+    return not (rule.signal in rules.MENTION_SENSITIVE and _is_mention(folded, m.start()))
+
+
+def _search_rule(rule: rules.CompiledRule, folded: str) -> re.Match[str] | None:
+    pos = 0
+    for _ in range(MAX_MATCHES_PER_SIGNAL):
+        m = rule.pattern.search(folded, pos)
+        if m is None or _accept(rule, folded, m):
+            return m
+        pos = m.start() + 1
+    return None
+
+
+def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+    """Record the first accepted match of each signal not yet in ``found``.
+
+    Each rule is tried only where one of its literal anchors occurs (``str.find``), which
+    keeps the cost near one pass per anchor instead of one regex pass per rule.
+    """
+
+    def record(rule: rules.CompiledRule, m: re.Match[str]) -> None:
+        found[rule.signal] = Tier1Match(rule.signal, m.group(0)[:EXCERPT], where)
+
+    anchors = _ASCII_ANCHORS if folded.isascii() else _ASCII_ANCHORS + _OTHER_ANCHORS
+    for anchor in anchors:
+        candidates = [r for r in _INDEX[anchor] if r.signal not in found]
+        if not candidates:
+            continue
+        pos = folded.find(anchor)
+        hits = 0
+        while pos != -1 and candidates:
+            hits += 1
+            if hits > MAX_ANCHOR_HITS:
+                for rule in candidates:
+                    if rule.signal not in found and (m := _search_rule(rule, folded)) is not None:
+                        record(rule, m)
+                break
+            for rule in candidates:
+                m = rule.pattern.match(folded, pos)
+                if m is not None and _accept(rule, folded, m):
+                    record(rule, m)
+            candidates = [r for r in candidates if r.signal not in found]
+            pos = folded.find(anchor, pos + 1)
+    for rule in _UNANCHORED:
+        if rule.signal not in found and (m := _search_rule(rule, folded)) is not None:
+            record(rule, m)
+
+
+def _printable_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
+    return good / len(text)
+
+
+def _as_text(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 8 or _printable_ratio(text) < 0.9 or not re.search(r"[^\W\d_]{2,}", text):
+        return None
+    return text
+
+
+def _decode_b64(segment: str) -> str | None:
+    s = segment.rstrip("=")
+    if len(s) % 4 == 1:
+        s = s[:-1]
+    padded = s + "=" * (-len(s) % 4)
+    try:
+        if "-" in s or "_" in s:
+            raw = base64.urlsafe_b64decode(padded)
+        else:
+            raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _as_text(raw)
+
+
+def _decode_hex(segment: str) -> str | None:
+    digits = re.sub(r"[^0-9A-Fa-f]", "", segment)
+    if len(digits) % 2:
+        digits = digits[:-1]
+    try:
+        return _as_text(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _decode_hex_escapes(segment: str) -> str | None:
+    try:
+        return _as_text(bytes.fromhex(segment.replace("\\x", "")))
+    except ValueError:
+        return None
+
+
+def _decode_uni_escapes(segment: str) -> str | None:
+    chars = [chr(int(segment[i + 2 : i + 6], 16)) for i in range(0, len(segment), 6)]
+    text = "".join(chars)
+    return text if _printable_ratio(text) >= 0.9 else None
+
+
+def _decode_url(segment: str) -> str | None:
+    text = urllib.parse.unquote_plus(segment)
+    return text if text != segment else None
+
+
+def _decode_entities(segment: str) -> str | None:
+    text = html.unescape(segment)
+    return text if text != segment else None
+
+
+def _decode_tags(segment: str) -> str | None:
+    return "".join(chr(ord(ch) - 0xE0000) for ch in segment)
+
+
+_DECODERS = (
+    ("unicode_tags", _TAGS_RE, _decode_tags),
+    ("base64", _B64_RE, _decode_b64),
+    ("hex", _HEX_RE, _decode_hex),
+    ("escape", _HEX_ESC_RE, _decode_hex_escapes),
+    ("escape", _UNI_ESC_RE, _decode_uni_escapes),
+    ("url", _URLENC_RE, _decode_url),
+    ("html", _ENTITY_RE, _decode_entities),
+)
+
+
+def _decoded_segments(text: str, budget: list[int]) -> list[tuple[str, str]]:
+    """(where, decoded text) for bounded encoded segments of ``text``; ``budget`` = [segments, chars]."""
+    out: list[tuple[str, str]] = []
+    has_pct = "%" in text
+    has_amp = "&" in text
+    has_esc = "\\" in text
+    for where, pattern, decoder in _DECODERS:
+        if where == "url" and not has_pct:
+            continue
+        if where == "html" and not has_amp:
+            continue
+        if where == "escape" and not has_esc:
+            continue
+        for m in pattern.finditer(text):
+            if budget[0] <= 0 or budget[1] <= 0:
+                return out
+            segment = m.group(0)[:MAX_SEGMENT_CHARS]
+            decoded = decoder(segment)
+            if decoded is None:
+                continue
+            decoded = decoded[: budget[1]]
+            budget[0] -= 1
+            budget[1] -= len(decoded)
+            out.append((where, decoded))
+    return out
+
+
+def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int) -> None:
+    for where, decoded in _decoded_segments(text, budget):
+        inner: dict[str, Tier1Match] = {}
+        _scan_phrases("\n" + fold(decoded), where, inner)
+        if depth < MAX_DEPTH:
+            _scan_decoded(decoded, inner, budget, depth + 1)
+        inner.pop(rules.ENCODED, None)
+        for sig, match in inner.items():
+            found.setdefault(sig, attrs.evolve(match, where=where))
+        if inner and rules.ENCODED not in found:
+            first = next(iter(inner.values()))
+            found[rules.ENCODED] = Tier1Match(rules.ENCODED, first.excerpt, where)
+
+
+def classify(text: str) -> Tier1Result:
+    """Tier-1 verdict for ``text`` (any size; work is linear and decoded work is capped)."""
+    if not isinstance(text, str):
+        raise TypeError("classify() needs str")
+    found: dict[str, Tier1Match] = {}
+    folded = "\n" + fold(text)  # a leading newline lets line-start rules anchor on "\n"
+    counts = scan_counts(text, folded)
+    hidden = counts["bidi_controls"] + counts["unicode_tags"]
+    if hidden or counts["zero_width"] + counts["other_invisible"] >= 3:
+        found[rules.HIDDEN_UNICODE] = Tier1Match(rules.HIDDEN_UNICODE, f"{hidden + counts['zero_width'] + counts['other_invisible']} hidden characters")
+    if counts["template_tokens"] or counts["role_markers"]:
+        found[rules.TEMPLATE_TOKEN] = Tier1Match(
+            rules.TEMPLATE_TOKEN, f"{counts['template_tokens']} template tokens, {counts['role_markers']} role markers"
+        )
+    if count_marker_like(folded, folded=True):
+        found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
+    _scan_phrases(folded, "text", found)
+    _scan_decoded(text, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1)
+    signals = tuple(sorted(found))
+    matches = tuple(found[s] for s in signals)
+    return Tier1Result(flagged=bool(signals), signals=signals, matches=matches, counts=counts)
