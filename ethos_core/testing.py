@@ -98,11 +98,18 @@ class SkillHarness:
             record = LockRecord(distribution=distribution, version="0", tier="untrusted", files={},
                                 manifest=manifest.to_json())
             # The engine builds its own Runtime; the wrapper reads it lazily through this proxy.
-            proxy = _RuntimeProxy(self.runtime_holder, Runtime(home=HomePaths(self.home)))
+            self._early = Runtime(home=HomePaths(self.home))
+            proxy = _RuntimeProxy(self.runtime_holder, self._early)
             plugins.append(wrap_skill(EthosPluginManager(), skill, entry_point=distribution, distribution=distribution,
                                       record=record, runtime=proxy))
         self.engine = Engine.from_home(self.home, plugins=plugins, autoload=False, approver=approver)
         self.runtime_holder["runtime"] = self.engine.runtime
+        # Refusals recorded while the engine was still being built: hand them to the engine.
+        early = getattr(self, "_early", None)
+        if early is not None:
+            self.engine.runtime.services.setdefault("skipped_plugins", []).extend(early.services.get("skipped_plugins", []))
+            for event in early.services.get("audit_memory", []):
+                self.engine.emit(event)
         if secrets:
             self.engine.runtime.secret_values.update(secrets)
         self.session = self.engine.session()
@@ -121,6 +128,9 @@ class SkillHarness:
         rows: list[Any] = []
         if store is not None and hasattr(store, "path"):
             import sqlite3
+
+            if hasattr(store, "flush"):
+                store.flush()
 
             with sqlite3.connect(store.path) as conn:
                 rows = [dict(zip(("category", "code", "rule", "data"), r)) for r in
