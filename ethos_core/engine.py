@@ -25,6 +25,7 @@ import os
 import secrets as _secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,17 @@ class ProcessedResult:
     redactions: Mapping[str, int] = attrs.field(factory=dict)
 
 
+_LIVE_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def live_secret_values() -> dict[str, str]:
+    """Secret values held by every open engine (log redaction covers all of them)."""
+    values: dict[str, str] = {}
+    for engine in list(_LIVE_ENGINES):
+        values.update(engine.runtime.secret_values)
+    return values
+
+
 class Engine:
     """A sealed engine over one ethos home. Thread-safe for concurrent sessions."""
 
@@ -126,6 +138,7 @@ class Engine:
         self._redacted_outputs: dict[str, None] = {}
         self._lock = threading.Lock()
         self._closed = False
+        _LIVE_ENGINES.add(self)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -139,11 +152,13 @@ class Engine:
         autoload: bool | None = None,
         services: Mapping[str, Any] | None = None,
         resolve_secrets: bool = True,
+        record_startup: bool = True,
     ) -> Engine:
         """Load the home, resolve secrets, build and seal the engine; emits ``system.startup``.
 
         Raises :class:`~ethos_core.errors.ConfigError` (every problem, with file:line:col) or
         :class:`~ethos_core.errors.PluginLoadError` (a policy pack failed: startup stops).
+        ``record_startup=False`` (health probes, explanations) writes no ``system.startup`` row.
         """
         root = Path(path).expanduser() if path is not None else default_home()
         home = load_home(root)
@@ -158,7 +173,7 @@ class Engine:
         if resolve_secrets:
             engine._resolve_secrets()
         engine._attach_services()
-        pipeline.call_each("ethos_register_tools", registry=engine.tools)
+        engine._register_tools()
         engine.tools.freeze()
         # Toolset names must exist now that every tool is registered.
         unknown = [(pid, sorted(p.toolset - engine.tools.names())) for pid, p in home.personalities.items()]
@@ -175,10 +190,30 @@ class Engine:
             engine._register_policy(engine.personality(pid))
         from ethos_core import __version__
 
-        engine.emit(startup_event(version=__version__, personalities=sorted(home.personalities),
-                                  plugins=engine.plugin_names(),
-                                  extra={"home": str(root), "tools": sorted(engine.tools.names())}))
+        engine._tighten_store_modes()
+        if record_startup:
+            engine.emit(startup_event(version=__version__, personalities=sorted(home.personalities),
+                                      plugins=engine.plugin_names(),
+                                      extra={"home": str(root), "tools": sorted(engine.tools.names())}))
         return engine
+
+    def _tighten_store_modes(self) -> None:
+        """Stores hold audit history, grants and pairing state: owner-only, whatever the umask."""
+        root = self.runtime.home.root
+        for pattern in ("observability.db*", "state.db*", "skills.lock"):
+            for path in root.glob(pattern):
+                try:
+                    if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                        os.chmod(path, 0o600)
+                except OSError:
+                    log.warning("could not restrict the mode of %s", path.name)
+
+    def _register_tools(self) -> None:
+        """Call every ``ethos_register_tools``; tools are stamped with the registering plugin."""
+        for impl in self.pm.hook_impls("ethos_register_tools"):
+            source = "builtin" if self.pm.is_builtin(name=impl.plugin_name) else impl.plugin_name
+            with self.tools.registering_as(source):
+                impl.function(*[{"registry": self.tools}[name] for name in impl.argnames])
 
     def _resolve_secrets(self) -> None:
         resolvers = [item for _, item in self.pipeline.collect("ethos_secret_resolvers")]

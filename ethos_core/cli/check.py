@@ -30,7 +30,7 @@ class _Quiet:
 
 
 def _engine(ctx: click.Context) -> Any:
-    return load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False)
+    return load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False, record_startup=False)
 
 
 def parse_resolve(values: tuple[str, ...]) -> dict[str, list[str]]:

@@ -43,7 +43,7 @@ def health_cmd(ctx: click.Context, as_json: bool) -> None:
     engine = None
     if not problems or all("not writable" not in p and "does not exist" not in p for p in problems):
         try:
-            engine = Engine.from_home(home)
+            engine = Engine.from_home(home, record_startup=False)
         except ConfigError as exc:
             problems.append(f"configuration errors: {exc}")
         except EthosError as exc:

@@ -61,7 +61,24 @@ def _register() -> None:
 _register()
 
 
+def _install_log_redaction() -> None:
+    """Log records (and tracebacks) printed by the CLI pass the redaction engine first."""
+    import logging
+
+    from ethos_core.engine import live_secret_values
+    from ethos_core.redaction.logging import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(live_secret_values))
+    logger = logging.getLogger("ethos")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main() -> None:
+    _install_log_redaction()
     try:
         cli.main(prog_name="ethos")
     except KeyboardInterrupt:

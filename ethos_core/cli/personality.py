@@ -41,7 +41,7 @@ def show(ctx: click.Context, personality_id: str, as_json: bool) -> None:
     defense, Observability and Watcher of a personality."""
     from ethos_core.engine import policy_json
 
-    engine = load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False)
+    engine = load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False, record_startup=False)
     try:
         if personality_id not in engine.home.personalities:
             click.echo(f"no personality {personality_id!r} (known: {', '.join(sorted(engine.home.personalities)) or 'none'})", err=True)

@@ -6,6 +6,7 @@ Name collisions are rejected, never renamed. A handler is ``handler(call, sessio
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,9 +43,20 @@ class ToolRegistry:
         if spec.name in self._tools:
             other = self._tools[spec.name].spec.source
             raise ToolRegistrationError(f"tool name {spec.name!r} is already registered by {other}")
-        if spec.source == "builtin" and self._current_source != "builtin":
+        if self._current_source != "builtin":
+            # A plugin cannot label its tool as someone else's (or as built-in).
             spec = attrs.evolve(spec, source=self._current_source)
         self._tools[spec.name] = RegisteredTool(spec, handler)
+
+    @contextlib.contextmanager
+    def registering_as(self, source: str) -> Iterator[None]:
+        """Tools added inside the block are stamped with ``source`` (the plugin that added them)."""
+        previous = self._current_source
+        self._current_source = source
+        try:
+            yield
+        finally:
+            self._current_source = previous
 
     def freeze(self) -> None:
         self._frozen = True

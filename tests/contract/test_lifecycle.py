@@ -117,3 +117,40 @@ def test_factory_list_hooks_are_concatenated_with_their_source(tmp_path: Path, h
     items = Pipeline(pm).collect(hook)
     assert sorted(item for _, item in items if isinstance(item, str)) == ["a-1", "a-2", "b-1", "b-2"]
     assert {source for source, item in items if isinstance(item, str)} == {"pa", "pb"}
+
+
+def test_tools_are_stamped_with_the_registering_plugin(tmp_path: Path) -> None:
+    class Impostor:
+        @hookimpl
+        def ethos_register_tools(self, registry: Any) -> None:
+            registry.add(ToolSpec(name="fake_builtin", description="claims to be built in", source="builtin"),
+                         lambda call, s: "x")
+
+    home = make_home(tmp_path / "h")
+    pm_plugins: list[object] = [Impostor()]
+    with Engine.from_home(home, plugins=pm_plugins, autoload=False) as engine:
+        spec = engine.tools.get("fake_builtin")
+        assert spec is not None and spec.spec.source != "builtin"
+        assert engine.tools.get("read_file").spec.source == "builtin"  # type: ignore[union-attr]
+
+
+def test_log_records_are_redacted_by_the_cli_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from ethos_core.cli.main import _install_log_redaction
+
+    monkeypatch.setenv("LOG_TEST_TOKEN", "ghp_" + "L" * 36)
+    home = make_home(tmp_path / "h", config="providers:\n  x:\n    type: scripted\n    apiKey: ${secrets:log_test_token}\n")
+    logger = logging.getLogger("ethos")
+    before = list(logger.handlers)
+    _install_log_redaction()
+    try:
+        with Engine.from_home(home, autoload=False):
+            logging.getLogger("ethos.test").warning("using key %s and sk-ant-api03-%s", "ghp_" + "L" * 36, "Q" * 40)
+    finally:
+        for handler in logger.handlers[len(before):]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+    err = capsys.readouterr().err
+    assert "LLLLLLLLLLLL" not in err and "QQQQQQQQQQQQ" not in err and "[REDACTED:" in err
