@@ -165,3 +165,29 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
                            "check", "url", "http://[::ffff:169.254.169.254]/", "--json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and json.loads(proc.stdout)["verdict"] == "deny"
+
+
+def test_health_fails_when_a_policy_plugin_fails_to_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy pack that cannot load means missing narrowing: health must say so and exit 1."""
+    import base64
+    import hashlib
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "broken_pack_mod.py").write_text("raise ImportError('policy pack is broken')\n", encoding="utf-8")
+    info = site / "broken_pack-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken_pack\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[ethos.plugins]\nbroken = broken_pack_mod:Plugin\n", encoding="utf-8")
+    lines = []
+    for path in (site / "broken_pack_mod.py", info / "METADATA", info / "entry_points.txt"):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=").decode()
+        lines.append(f"{path.relative_to(site)},sha256={digest},{path.stat().st_size}")
+    (info / "RECORD").write_text("\n".join(lines + [f"{info.name}/RECORD,,"]) + "\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("ETHOS_DISABLE_PLUGIN_AUTOLOAD")
+    home = make_home(tmp_path / "h")
+    code, out, _ = run(home, "health", "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert any("broken" in p for p in report["problems"]), report["problems"]
