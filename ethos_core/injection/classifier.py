@@ -91,11 +91,47 @@ class Tier1Result:
     counts: dict[str, int] = attrs.field(factory=dict)
 
 
+_OPENING_SINGLE = re.compile(r"(?:^|(?<=[\s(\[:]))['‘‚]")
+_CLOSING_SINGLE = re.compile(r"['’](?=[\s.,;:!?)\]]|$)")
+_PAIRS = (("“", "”"), ("«", "»"), ("„", "“"), ("「", "」"), ("『", "』"))
+
+
+def _open_quote(segment: str) -> int:
+    """Offset of the quote left open at the end of ``segment`` (one line), or -1."""
+    if segment.count('"') % 2 == 1:
+        return segment.rfind('"')
+    for left, right in _PAIRS:
+        lpos = segment.rfind(left)
+        if lpos > segment.rfind(right, lpos + 1) and lpos >= 0 and (left != right):
+            return lpos
+    opens = [m.start() for m in _OPENING_SINGLE.finditer(segment)]
+    if opens:
+        last_open = opens[-1]
+        closes = [m.start() for m in _CLOSING_SINGLE.finditer(segment, last_open + 1)]
+        if not closes:
+            return last_open
+    return -1
+
+
 def _is_mention(folded: str, start: int) -> bool:
+    """The phrase at ``start`` is quoted or cited rather than addressed to the reader.
+
+    Either the words right before it are a quoting cue ("such as", "the phrase", an opening
+    quote), or it sits inside a quotation whose opening quote follows such a cue. A quotation
+    without a cue is *not* a mention, so quoting a payload does not hide it.
+    """
     window = folded[max(0, start - 48) : start]
     if not window:
         return False
-    return bool(_OPEN_QUOTE_BEFORE.search(window) or _MENTION_BEFORE.search(window))
+    if _OPEN_QUOTE_BEFORE.search(window) or _MENTION_BEFORE.search(window):
+        return True
+    line_start = folded.rfind("\n", max(0, start - 300), start) + 1
+    segment = folded[line_start:start]
+    quote = _open_quote(segment)
+    if quote < 0:
+        return False
+    before = folded[max(0, line_start + quote - 48) : line_start + quote + 1]
+    return bool(_MENTION_BEFORE.search(before))
 
 
 def _inside_word(folded: str, start: int) -> bool:
