@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -39,6 +40,7 @@ SECRET_PATH_FRAGMENTS = (
     "/proc/self/mem", ".config/gcloud", ".azure", "wallet.dat", "Login Data", "keychain", ".password-store",
     "secrets.yaml", "skills.lock", "observability.db", "state.db",
 )
+_SECRET_PATH_RE = re.compile("|".join(re.escape(f) for f in SECRET_PATH_FRAGMENTS))
 HIDDEN_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 
 RAW_NET_MODULES = ("requests", "urllib.request", "urllib3", "httpx", "aiohttp", "http.client", "httplib2", "pycurl", "ftplib",
@@ -155,6 +157,11 @@ def _blob_kind(value: str | bytes) -> str | None:
     return None
 
 
+# Child fields worth descending into, per node type (contexts and operators are leaves).
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Name: (), ast.Constant: ()}
+
+
 class _Visitor(ast.NodeVisitor):
     def __init__(self, path: str, lines: list[str], facts: PyFacts) -> None:
         self.path = path
@@ -166,6 +173,7 @@ class _Visitor(ast.NodeVisitor):
         self.exec_aliases: set[str] = set()
         self.docstrings: set[int] = set()
         self._seen: set[tuple[str, int]] = set()
+        self._rule_cache: dict[str, str | None] = {}
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -195,13 +203,61 @@ class _Visitor(ast.NodeVisitor):
         return ".".join(reversed(parts))
 
     def module_rule(self, dotted: str) -> str | None:
-        for mod, rule in MODULE_RULES.items():
-            if dotted == mod or dotted.startswith(mod + "."):
-                return rule
-        if dotted.startswith("ethos_core.") and dotted not in ALLOWED_ETHOS and \
+        cached = self._rule_cache.get(dotted, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        rule: str | None = None
+        parts = dotted.split(".")
+        for i in range(len(parts), 0, -1):
+            rule = MODULE_RULES.get(".".join(parts[:i]))
+            if rule:
+                break
+        if rule is None and dotted.startswith("ethos_core.") and dotted not in ALLOWED_ETHOS and \
                 not any(dotted.startswith(a + ".") for a in ALLOWED_ETHOS[1:]):
-            return "code.engine_internals"
-        return None
+            rule = "code.engine_internals"
+        self._rule_cache[dotted] = rule
+        return rule
+
+    def run(self, tree: ast.AST, text: str) -> None:
+        """One iterative pass in source order; handlers only for node types this text can need."""
+        dispatch: dict[type, Any] = {
+            ast.Import: self.visit_Import, ast.ImportFrom: self.visit_ImportFrom, ast.Call: self.visit_Call,
+            ast.Assign: self.visit_Assign, ast.Constant: self.visit_Constant,
+            ast.FunctionDef: self.visit_FunctionDef, ast.AsyncFunctionDef: self.visit_AsyncFunctionDef,
+        }
+        if "__builtins__" in text:
+            dispatch[ast.Name] = self.visit_Name
+        if "ethos_core" in text:
+            dispatch[ast.Attribute] = self.visit_Attribute
+        if any(k in text for k in ("environ", "modules", "globals", "locals", "vars")):
+            dispatch[ast.Subscript] = self.visit_Subscript
+        docstrings = self.docstrings
+        stack: list[ast.AST] = [tree]
+        pop, push = stack.pop, stack.append
+        body_types = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        while stack:
+            node = pop()
+            if isinstance(node, body_types):
+                body = node.body
+                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    docstrings.add(id(body[0].value))
+            handler = dispatch.get(type(node))
+            if handler is not None:
+                handler(node)
+            fields = _CHILD_FIELDS.get(type(node))
+            if fields is None:
+                fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SKIP_FIELDS)
+            if not fields:
+                continue
+            children: list[ast.AST] = []
+            for field in fields:
+                value = getattr(node, field, None)
+                if isinstance(value, list):
+                    children.extend(v for v in value if isinstance(v, ast.AST))
+                elif isinstance(value, ast.AST):
+                    children.append(value)
+            children.reverse()
+            stack.extend(children)
 
     # --- imports -------------------------------------------------------------------------
 
@@ -242,12 +298,10 @@ class _Visitor(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         if node.name.startswith("ethos_"):
             self.facts.hooks.append((self.path, node.lineno, node.name))
-        self.generic_visit(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
         if node.name.startswith("ethos_"):
             self.facts.hooks.append((self.path, node.lineno, node.name))
-        self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = node.value
@@ -267,20 +321,17 @@ class _Visitor(ast.NodeVisitor):
                         rule = "code.subprocess"
                     if rule and q not in ("os.path.expanduser",):
                         self.aliases[target.id] = q
-        self.generic_visit(node)
 
     # --- expressions ---------------------------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id == "__builtins__":
             self.hit("obf.builtins_access", node, "touches __builtins__")
-        self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         q = self.qualname(node)
         if q.startswith("ethos_core.") and self.module_rule(q) == "code.engine_internals":
             self.hit("code.engine_internals", node, f"reaches {q}")
-        self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         target = self.qualname(node.value)
@@ -290,7 +341,6 @@ class _Visitor(ast.NodeVisitor):
             self.hit("code.dynamic_import", node, "sys.modules with a computed key")
         elif isinstance(node.value, ast.Call) and _last(node.value.func) in ("globals", "locals", "vars"):
             self.hit("obf.builtins_access", node, f"{_last(node.value.func)}()[…]")
-        self.generic_visit(node)
 
     def _env_access(self, node: ast.AST, key: ast.AST | None) -> None:
         name = _literal_str(key)
@@ -308,10 +358,9 @@ class _Visitor(ast.NodeVisitor):
             if kind:
                 self.hit("obf.encoded_blob", node, f"{len(value)}-character {kind} blob")
             if isinstance(value, str) and id(node) not in self.docstrings:
-                for frag in SECRET_PATH_FRAGMENTS:
-                    if frag in value:
-                        self.hit("code.secret_path", node, f"names {frag}")
-                        break
+                m = _SECRET_PATH_RE.search(value)
+                if m:
+                    self.hit("code.secret_path", node, f"names {m.group()}")
                 if value.startswith("~") or value.startswith("/home/") or value.startswith("/root"):
                     self.hit("code.secret_path", node, "names a home directory")
 
@@ -400,7 +449,6 @@ class _Visitor(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr == "secret":
             ref = _literal_str(first)
             self.facts.secrets.append((self.path, node.lineno, ref if ref is not None else "<computed>"))
-        self.generic_visit(node)
 
     def _is_decoded(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
@@ -426,9 +474,8 @@ def scan_python(path: str, text: str, facts: PyFacts) -> list[Finding]:
         findings.append(Finding("code.unparsable", path, getattr(exc, "lineno", None), excerpt(str(exc)), "does not parse"))
         return findings
     visitor = _Visitor(path, lines, facts)
-    visitor.docstrings = _docstring_ids(tree)
     try:
-        visitor.visit(tree)
+        visitor.run(tree, text)
     except RecursionError:
         findings.append(Finding("code.unparsable", path, None, "", "nesting too deep to review"))
     findings.extend(visitor.findings)
