@@ -133,7 +133,7 @@ class SkillHarness:
                 store.flush()
 
             with sqlite3.connect(store.path) as conn:
-                rows = [dict(zip(("category", "code", "rule", "data"), r)) for r in
+                rows = [dict(zip(("category", "code", "rule", "data"), r, strict=True)) for r in
                         conn.execute("SELECT category, code, rule, data FROM events ORDER BY id")]
         rows += [{"category": e.category, "code": e.code, "rule": e.rule, "data": dict(e.data)}
                  for e in self.engine.runtime.services.get("audit_memory", [])]

@@ -193,7 +193,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     except LockError as exc:
         fail(f"error: {exc}", EXIT_USAGE)
         return
-    rows = [{"distribution": r.distribution, "version": r.version, "tier": r.tier, "files": len(r.files),
+    rows: list[dict[str, Any]] = [{"distribution": r.distribution, "version": r.version, "tier": r.tier, "files": len(r.files),
              "verdict": r.scan.get("verdict"), "accepted": [a.get("rule") for a in r.accepted],
              "installed_at": r.installed_at, "status": _status(r)} for r in records.values()]
     if as_json:
@@ -203,7 +203,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
         click.echo("no skills locked (install one with: ethos skill install SPEC)")
         return
     for row in rows:
-        extra = f" accepted={','.join(row['accepted'])}" if row["accepted"] else ""
+        extra = f" accepted={','.join(map(str, row['accepted']))}" if row["accepted"] else ""
         click.echo(f"{row['distribution']} {row['version']}  tier={row['tier']} scan={row['verdict']} "
                    f"files={row['files']}{extra}  status: {row['status']}")
 

@@ -233,7 +233,7 @@ class _Visitor(ast.NodeVisitor):
             dispatch[ast.Subscript] = self.visit_Subscript
         docstrings = self.docstrings
         stack: list[ast.AST] = [tree]
-        pop, push = stack.pop, stack.append
+        pop = stack.pop
         body_types = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
         while stack:
             node = pop()

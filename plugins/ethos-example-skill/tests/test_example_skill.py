@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ethos_core.testing import SkillHarness, scan_project
 from ethos_example_skill import ExampleSkill
+
+from ethos_core.testing import SkillHarness, scan_project
 
 PROJECT = Path(__file__).resolve().parents[1]
 
