@@ -11,13 +11,17 @@ text`` and docs/injection.md.
 
 from __future__ import annotations
 
+import importlib
 import re
-from re import _constants as _C  # noqa: PLC2701 - regex syntax tree, for anchors
-from re import _parser as _parser
+from typing import Any
 
 import attrs
 
 from ethos_core.injection.normalize import fold_pattern
+
+# The regex syntax tree (private stdlib modules, stable since 3.11) gives each rule's anchors.
+_parser: Any = importlib.import_module("re._parser")
+_C: Any = importlib.import_module("re._constants")
 
 # --- signal ids ----------------------------------------------------------------------------
 OVERRIDE = "inj.override"
@@ -61,7 +65,7 @@ _EN = {
         rf"\b{_EN_OVERRIDE_VERB}\W+(?:all\W+)?(?:of\W+)?(?:the|your)\W+{_EN_OBJ}\W+(?:\w+\W+){{0,4}}?{_TEMPORAL_TAIL}\b",
         rf"\b{_EN_OVERRIDE_VERB}\W+(?:all\W+|everything\W+|anything\W+)?(?:of\W+)?(?:the\W+)?(?:above|before|preceding|previous|prior)\b{_NOT_NOUN}",
         rf"\b(?:ignore|disregard|forget)\W+(?:all\W+)?(?:everything|anything)\W+(?:(?:you(?:'ve| have)? been told|you were told|(?:that )?you know)|{_TEMPORAL_TAIL})",
-        rf"\b(?:ignore|disregard|forget)\W+(?:all|any)\W+(?:(?:of\W+)?(?:the|your)\W+)?(?:instructions|rules|guidelines|directives)\b",
+        r"\b(?:ignore|disregard|forget)\W+(?:all|any)\W+(?:(?:of\W+)?(?:the|your)\W+)?(?:instructions|rules|guidelines|directives)\b",
         r"\b(?:new|updated|revised|real|actual|true)\W+(?:instructions|directives|system prompt|rules)\W*(?:for (?:the )?(?:ai|assistant|agent|model)\W*)?[:\-]",
         r"\bstop everything\b|\b(?:nevermind|never mind)\W+(?:\w+\W+){0,2}?(?:ignore|instead|just (?:say|print))",
         r"\byour\W+(?:real|actual|new|true|only)\W+(?:task|goal|job|objective|mission|instructions?)\W+(?:is|are|now)\b",
@@ -275,7 +279,7 @@ def compile_rules() -> tuple[CompiledRule, ...]:
     return tuple(compiled)
 
 
-def _seq_prefixes(items: list[tuple[object, object]]) -> list[tuple[str, bool]]:
+def _seq_prefixes(items: list[tuple[Any, Any]]) -> list[tuple[str, bool]]:
     """Literal prefixes of every way a parsed regex sequence can start: (prefix, complete)."""
     outs: list[tuple[str, bool]] = [("", True)]
     for op, av in items:
@@ -285,15 +289,15 @@ def _seq_prefixes(items: list[tuple[object, object]]) -> list[tuple[str, bool]]:
             continue
         sub: list[tuple[str, bool]] | None = None
         if op is _C.LITERAL:
-            sub = [(chr(av), True)]  # type: ignore[arg-type]
+            sub = [(chr(av), True)]
         elif op is _C.SUBPATTERN:
-            sub = _seq_prefixes(list(av[3]))  # type: ignore[index]
+            sub = _seq_prefixes(list(av[3]))
         elif op is _C.BRANCH:
-            sub = [x for branch in av[1] for x in _seq_prefixes(list(branch))]  # type: ignore[index]
-        elif op is _C.IN and len(av) <= 4 and all(o is _C.LITERAL for o, _ in av):  # type: ignore[arg-type]
-            sub = [(chr(v), True) for _, v in av]  # type: ignore[union-attr]
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] == 0 and av[1] == 1:  # type: ignore[index]
-            sub = [("", True), *_seq_prefixes(list(av[2]))]  # type: ignore[index]
+            sub = [x for branch in av[1] for x in _seq_prefixes(list(branch))]
+        elif op is _C.IN and len(av) <= 4 and all(o is _C.LITERAL for o, _ in av):
+            sub = [(chr(v), True) for _, v in av]
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            sub = [("", True), *_seq_prefixes(list(av[2]))]
         if sub is None:
             outs = [(p, False) for p, _ in outs]
             break

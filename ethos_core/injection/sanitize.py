@@ -44,7 +44,7 @@ _TEMPLATE_RE = re.compile(
             rf"<{_S}/?{_S}function{_S}={_S}[a-z0-9_.-]{{1,64}}{_S}>",
             # BOS/EOS written as tags right next to an [INST]
             rf"</?s>(?={_S}\[{_S}/?{_S}inst)",
-            rf"(?<=\[/inst\])\s*</s>",
+            r"(?<=\[/inst\])\s*</s>",
         ]
     )
 )

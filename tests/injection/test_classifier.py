@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from injection_helpers import load_corpus
 
 from ethos_core.injection.classifier import classify
 from ethos_core.injection.rules import ALL_SIGNALS, LANGUAGES
-
-from injection_helpers import load_corpus
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+from injection_helpers import make_ctx
+
 from ethos_core.injection import DowngradeState, Tier2Classifier, scrub_outbound
 from ethos_core.injection.downgrade import DOWNGRADE_RULE
 from ethos_core.injection.engine import judge
@@ -12,7 +14,6 @@ from ethos_core.injection.outbound import OUTBOUND_RULE
 from ethos_core.stages import Stage
 from ethos_core.types import AuditEvent, InjectionDefense, NetworkRule
 from ethos_core.verdicts import Verdict
-from injection_helpers import make_ctx
 
 WEB_POST_CAPS = frozenset({"network", "exfil"})
 
