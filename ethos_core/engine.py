@@ -173,6 +173,9 @@ class Engine:
         if resolve_secrets:
             engine._resolve_secrets()
         engine._attach_services()
+        # Events recorded before the store existed (e.g. skills refused at load) reach it now.
+        for early in runtime.services.pop("audit_memory", []):
+            engine.emit(early)
         engine._register_tools()
         engine.tools.freeze()
         # Toolset names must exist now that every tool is registered.
