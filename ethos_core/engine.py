@@ -629,13 +629,9 @@ class Session:
                                              source="ethos.builtin.filter_toolset"), call)
         flagged: list[Decision] = []
         if self._downgrade is not None:
-            d = self._downgrade.check(call.name, call.capabilities, self.turn)
-            if d is not None:
-                d = attrs.evolve(d, source=d.source or "ethos.builtin.wrap_untrusted")
-                if d.verdict is Verdict.DENY:
-                    return self._block(d, call)
-                if d.verdict is Verdict.APPROVE:
-                    flagged.append(d)
+            held = self._check_downgrade(call, tool)
+            if held is not None:
+                return self._block(held, call)
         hard = self.pipeline.hardline(call, ctx)
         if hard.verdict is Verdict.DENY:
             return self._block(hard, call)
@@ -671,6 +667,33 @@ class Session:
                 self._audit_decision("audit.approval", d, call, extra={"cleared_by": verdict.rule})
             return verdict
         return self._resolve_approval(request, verdict, call)
+
+    def _check_downgrade(self, call: ToolCall, tool: RegisteredTool) -> Decision | None:
+        """The post-read downgrade: after untrusted content, exfil/exec tools are held for N turns.
+
+        A held call is put to the owner at once, for this single call (no grant is stored); a
+        refusal, no approver or a timeout denies it with rule ``tool_downgraded``.
+        """
+        egress = bool(tool.spec.hosts) and tool.spec.source != "builtin"
+        held = self._downgrade.check(call.name, call.capabilities, self.turn, egress=egress)
+        if held is None:
+            return None
+        held = attrs.evolve(held, source="ethos.builtin.wrap_untrusted")
+        if held.verdict is Verdict.DENY:
+            return held
+        request = ApprovalRequest(call=call, flagged=(held,), personality=self.personality.id, session=self.id,
+                                  request_id=_secrets.token_hex(6))
+        answer = ask(self.approver, request, self.engine.runtime.config.approvals.timeout_seconds)
+        self.engine.emit(AuditEvent(category="audit.approval", code="approval.granted" if answer.approved else "approval.denied",
+                                    personality=self.personality.id, session=self.id, turn=self.turn,
+                                    stage=held.stage.value, rule=held.rule, verdict="allow" if answer.approved else "deny",
+                                    source=held.source, data={"tool": call.name, "approver": answer.approver,
+                                                              "scope": "once", "reason": answer.reason}))
+        if answer.approved:
+            return None
+        return Decision.deny(held.stage, held.rule, f"{held.reason} The owner did not approve it "
+                             f"({answer.reason or 'declined'}).", source=held.source, risk=held.risk,
+                             evidence=thaw(held.evidence))
 
     def _grant_key(self, call: ToolCall) -> tuple[str, str]:
         return (call.name, json.dumps(thaw(call.args), sort_keys=True, default=str))

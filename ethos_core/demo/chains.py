@@ -165,6 +165,9 @@ def _blocked(result: Any) -> tuple[str, str] | None:
 
     for outcome in result.outcomes:
         error = outcome.processed.result.error or ""
+        flagged = re.search(r"denied by approval \(approval\.denied\): flagged by (\w+) ([\w.\-]+)", error)
+        if outcome.blocked and flagged:  # a human declined: name the layer that asked
+            return flagged.group(1), flagged.group(2)
         m = re.search(r"denied by (\w+) \(([\w.\-]+)\)", error) or re.search(r"refused \(([\w.\-]+)\)", error)
         if outcome.blocked and m:
             return (m.group(1), m.group(2)) if m.lastindex == 2 else ("", m.group(1))
@@ -188,8 +191,9 @@ def chain_poisoned_email(engine: Engine) -> DemoRow:
         return DemoRow(attack, "-", "-", None, False, "web_post was not stopped")
     stage, rule = hit
     layer = "post-read tool downgrade" if "downgrade" in rule else LAYERS.get(stage, stage)
-    return DemoRow(attack, layer, rule, audit_event_id(engine, rule=rule), "downgrade" in rule,
-                   "" if "downgrade" in rule else "stopped, but not by the downgrade")
+    event = audit_event_id(engine, category="audit.block", rule=rule)
+    return DemoRow(attack, layer, rule, event, "downgrade" in rule,
+                   "the owner declined the held call" if "downgrade" in rule else "stopped, but not by the downgrade")
 
 
 def chain_undeclared_network_skill(engine: Engine, root: Path) -> DemoRow:
@@ -330,7 +334,12 @@ def run_demo(home: Path | None = None, on_row: Callable[[DemoRow], None] | None 
         root = Path(home) if home is not None else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ethos-demo-")))
         port = stack.enter_context(redirect_server("http://169.254.169.254/latest/meta-data/iam/security-credentials/"))
         demo_home = build_home(root, port)
+        from ethos_core.network.resolver import StaticResolver
+
+        # Offline: the attacker's collection host "resolves" to a public address; nothing is sent.
+        resolver = StaticResolver({"collect.attacker.example": ["93.184.216.34"]})
         engine = stack.enter_context(Engine.from_home(demo_home, plugins=[DemoTools()], autoload=False,
+                                                      services={"dns_resolver": resolver},
                                                       approver=CallbackApprover(lambda request: False, name="demo-owner")))
         plays: list[Callable[[], DemoRow]] = [
             lambda: chain_poisoned_email(engine),
