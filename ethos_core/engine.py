@@ -261,6 +261,14 @@ class Engine:
 
             rt.services["reviewer"] = LLMReviewer(_DictMessages(build_provider(self, reviewer_name)),
                                                   timeout=rt.config.approvals.reviewer_timeout_seconds)
+        tier2_name = rt.config.injection.tier2_provider
+        if tier2_name and "injection_tier2" not in rt.services:
+            from ethos_core.injection.tier2 import Tier2Classifier
+            from ethos_core.providers import build_provider
+
+            rt.services["injection_tier2"] = Tier2Classifier(_DictMessages(build_provider(self, tier2_name)),
+                                                             timeout=rt.config.injection.tier2_timeout_seconds,
+                                                             emit=self.emit)
         watcher_mod = _optional("ethos_core.watcher")
         if watcher_mod is not None and hasattr(watcher_mod, "Watcher") and "watcher" not in rt.services:
             rt.services["watcher"] = watcher_mod.Watcher(rt, emit=self.emit)

@@ -200,6 +200,14 @@ class SkillsConfig:
 
 
 @attrs.frozen
+class InjectionConfig:
+    """The tier-2 injection classifier: a separate LLM call, never the acting model."""
+
+    tier2_provider: str | None = key("tier2Provider", default=None)
+    tier2_timeout_seconds: float = key("tier2TimeoutSeconds", default=8.0)
+
+
+@attrs.frozen
 class GlobalConfig:
     """``$ETHOS_HOME/config.yaml``."""
 
@@ -212,3 +220,4 @@ class GlobalConfig:
     approvals: ApprovalsConfig = ApprovalsConfig()
     providers: dict[str, ProviderConfig] = attrs.field(factory=dict)
     skills: SkillsConfig = SkillsConfig()
+    injection: InjectionConfig = InjectionConfig()
