@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,7 @@ def test_symlink_swap_race_zero_escapes(t: Tmp, store: ScopedStorage, fast_switc
     outcomes = {"ok": 0, "refused": 0, "missing": 0}
     try:
         while not done.is_set():
+            time.sleep(0)  # let the flipper run: the fast openat2 path can otherwise starve it of the GIL
             try:
                 text = store.read_text("flip/secret.txt")
             except BoundaryError:
@@ -310,6 +312,7 @@ def test_final_component_swap_race_zero_escapes(t: Tmp, store: ScopedStorage, fa
     seen: set[str] = set()
     try:
         while not done.is_set():
+            time.sleep(0)  # let the flipper run: the fast openat2 path can otherwise starve it of the GIL
             try:
                 seen.add(store.read_text("victim.txt"))
             except (BoundaryError, OSError):
