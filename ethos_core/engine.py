@@ -683,7 +683,7 @@ class Session:
         refusal, no approver or a timeout denies it with rule ``tool_downgraded``.
         """
         egress = bool(tool.spec.hosts) and tool.spec.source != "builtin"
-        held = self._downgrade.check(call.name, call.capabilities, self.turn, egress=egress)
+        held: Decision | None = self._downgrade.check(call.name, call.capabilities, self.turn, egress=egress)
         if held is None:
             return None
         held = attrs.evolve(held, source="ethos.builtin.wrap_untrusted")
