@@ -11,7 +11,7 @@ import click
 @click.option("--home", "demo_home", type=click.Path(file_okay=False), help="Play in this (empty) directory instead of a temporary one.")
 @click.option("--json", "as_json", is_flag=True)
 def demo_cmd(demo_home: str | None, as_json: bool) -> None:
-    """Play eight attack chains against the real engine and show which layer stopped each one."""
+    """Play nine attack chains against the real engine and show which layer stopped each one."""
     from pathlib import Path
 
     from ethos_core.demo import run_demo
