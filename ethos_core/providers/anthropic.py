@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from ethos_core.providers.base import (
+    HttpProvider,
     Message,
     ModelTurn,
     ProviderError,
@@ -48,7 +48,7 @@ def to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
     return system, out
 
 
-class AnthropicProvider:
+class AnthropicProvider(HttpProvider):
     def __init__(self, name: str, model: str, api_key: str | None, base_url: str = "https://api.anthropic.com", *,
                  max_tokens: int = 4096, timeout: float = 60.0, retry: RetryPolicy | None = None,
                  client: httpx.Client | None = None):
@@ -59,9 +59,7 @@ class AnthropicProvider:
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.client = client or httpx.Client(trust_env=False)
-        # Close pooled connections when the provider is dropped without close().
-        self._finalizer = weakref.finalize(self, self.client.close)
+        self._own_client(client)
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
@@ -139,14 +137,3 @@ class AnthropicProvider:
                       for _, b in sorted(blocks.items()) if b.get("type") == "tool_use")
         yield StreamEvent("done", turn=ModelTurn(text="".join(text), tool_calls=calls, usage=usage, stop_reason=stop))
 
-    def close(self) -> None:
-        self._finalizer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def complete(self, messages: Sequence[Message], timeout: float | None = None) -> str:
-        return self.chat(messages, (), timeout=timeout).text

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import attrs
 import httpx
@@ -67,6 +68,32 @@ class LLMProvider(Protocol):
                timeout: float | None = None) -> Iterator[StreamEvent]: ...
 
     def complete(self, messages: Sequence[Message], timeout: float | None = None) -> str: ...
+
+
+class HttpProvider:
+    """Shared lifecycle of the HTTP providers: one pooled client, closed on ``close()`` or when
+    the provider is dropped; ``complete`` is ``chat`` without tools (for tier-2 reviewers)."""
+
+    client: httpx.Client
+
+    def _own_client(self, client: httpx.Client | None) -> None:
+        self.client = client or httpx.Client(trust_env=False)
+        self._finalizer = weakref.finalize(self, self.client.close)
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, timeout: float | None = None) -> ModelTurn:
+        raise NotImplementedError
+
+    def complete(self, messages: Sequence[Message], timeout: float | None = None) -> str:
+        return self.chat(messages, (), timeout=timeout).text
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})

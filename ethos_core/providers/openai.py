@@ -4,13 +4,13 @@ OpenRouter): tool calling, streaming (SSE), timeouts and backoff on 429/5xx."""
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from ethos_core.providers.base import (
+    HttpProvider,
     Message,
     ModelTurn,
     ProviderError,
@@ -38,7 +38,7 @@ def to_wire(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
-class OpenAIProvider:
+class OpenAIProvider(HttpProvider):
     """Chat Completions client. ``base_url`` ends before ``/chat/completions`` (e.g. ``…/v1``)."""
 
     def __init__(self, name: str, base_url: str, model: str, api_key: str | None = None, *,
@@ -49,9 +49,7 @@ class OpenAIProvider:
         self.api_key = api_key
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.client = client or httpx.Client(trust_env=False)
-        # Close pooled connections when the provider is dropped without close().
-        self._finalizer = weakref.finalize(self, self.client.close)
+        self._own_client(client)
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -123,17 +121,6 @@ class OpenAIProvider:
             ToolCall(name=c["name"], args=parse_arguments(c["arguments"]), call_id=c["id"]) for _, c in sorted(calls.items())))
         yield StreamEvent("done", turn=turn)
 
-    def close(self) -> None:
-        self._finalizer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def complete(self, messages: Sequence[Message], timeout: float | None = None) -> str:
-        return self.chat(messages, (), timeout=timeout).text
 
 
 def _usage(raw: Any) -> dict[str, Any]:
