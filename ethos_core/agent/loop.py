@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -116,9 +116,14 @@ class AgentLoop:
 
     # --- one turn --------------------------------------------------------------------------
 
-    def run_turn(self, text: str, *, source: str = "owner", trusted: bool = True, author: str | None = None) -> TurnResult:
+    def run_turn(self, text: str, *, source: str = "owner", trusted: bool = True, author: str | None = None,
+                 context: Sequence[tuple[str, str | None]] = ()) -> TurnResult:
+        """One turn. ``context`` holds (text, author) entries — quoted, forwarded or history text —
+        that always enter as untrusted content, whoever sent the message."""
         session = self.session
         session.new_turn()
+        for extra_text, extra_author in context:
+            self.messages.append(Message("user", session.prepare(extra_text, "channel", trusted=False, author=extra_author)))
         self.messages.append(Message("user", session.prepare(text, source, trusted=trusted, author=author)))
         outcomes: list[ToolOutcome] = []
         calls_made = 0

@@ -43,7 +43,10 @@ def run_cmd(ctx: click.Context, as_json: bool) -> None:
     def context_factory(bot, key, skey):  # type: ignore[no-untyped-def]
         return engine.session(bot.personality, channel=bot.platform, session_id=skey, bot=key).ctx
 
+    from ethos_core.agent.gateway_handler import make_agent_handler
+
     gateway = Gateway(engine.runtime, engine.pipeline, context_factory=context_factory)
+    gateway.handler = make_agent_handler(engine, gateway)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
