@@ -18,7 +18,6 @@ Every method returns or raises typed values from :mod:`ethos_core.types` / :mod:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -32,16 +31,17 @@ from typing import Any
 
 import attrs
 
+from ethos_core.approval_grants import GrantStore
 from ethos_core.approvals import Approver, ask
 from ethos_core.audit.events import redaction_summary_event, startup_event, tool_call_event
 from ethos_core.config.home import HomeConfig, effective_personality, load_home
 from ethos_core.errors import (
     ActionDenied,
-    AuditWriteError,
     BoundaryError,
     EthosError,
     SecretResolutionError,
 )
+from ethos_core.injection import DowngradeState, prepare_for_model
 from ethos_core.manager import EthosPluginManager, build_plugin_manager
 from ethos_core.pipeline import Pipeline
 from ethos_core.runtime import HomePaths, Runtime, default_home
@@ -69,21 +69,12 @@ from ethos_core.types import (
     thaw,
 )
 from ethos_core.verdicts import Verdict
+from ethos_core.watcher import Watcher
 
 log = logging.getLogger("ethos.engine")
 
 DENIALS_TO_END_TURN = 3
 FALLBACK_PERSONALITY = "default"
-
-
-def _optional(module: str) -> Any:
-    """Import an engine module that may not be installed in this build; None when absent."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 @attrs.frozen
@@ -251,9 +242,8 @@ class Engine:
                             if not source.startswith("ethos.builtin.")]
             rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, sinks=plugin_sinks)
         rt.services.setdefault("tool_registry", self.tools)
-        grants_mod = _optional("ethos_core.approval_grants")
-        if grants_mod is not None and "grants" not in rt.services:
-            rt.services["grants"] = grants_mod.GrantStore(rt.home.state_db)
+        if "grants" not in rt.services:
+            rt.services["grants"] = GrantStore(rt.home.state_db)
         reviewer_name = rt.config.approvals.reviewer
         if reviewer_name and "reviewer" not in rt.services:
             from ethos_core.providers import build_provider
@@ -269,9 +259,8 @@ class Engine:
             rt.services["injection_tier2"] = Tier2Classifier(_DictMessages(build_provider(self, tier2_name)),
                                                              timeout=rt.config.injection.tier2_timeout_seconds,
                                                              emit=self.emit)
-        watcher_mod = _optional("ethos_core.watcher")
-        if watcher_mod is not None and hasattr(watcher_mod, "Watcher") and "watcher" not in rt.services:
-            rt.services["watcher"] = watcher_mod.Watcher(rt, emit=self.emit)
+        if "watcher" not in rt.services:
+            rt.services["watcher"] = Watcher(rt, emit=self.emit)
 
     # --- personalities and sessions --------------------------------------------------------
 
@@ -532,13 +521,10 @@ class Session:
         self.consecutive_denials = 0
         self.turn_over = False
         self.session_grants: set[tuple[str, str]] = set()
-        self._downgrade: Any = None
         self._storage: Any = None
         self._fetchers: dict[tuple[str, ...] | None, Any] = {}
-        mod = _optional("ethos_core.injection.downgrade")
-        if mod is not None and hasattr(mod, "DowngradeState"):
-            self._downgrade = mod.DowngradeState(turns=personality.safety.downgrade_turns,
-                                                 extra_tools=personality.safety.downgrade_extra_tools)
+        self._downgrade = DowngradeState(turns=personality.safety.downgrade_turns,
+                                         extra_tools=personality.safety.downgrade_extra_tools)
 
     @property
     def ctx(self) -> Context:
@@ -576,15 +562,8 @@ class Session:
         return self._render(text, source, verdict)
 
     def _render(self, text: str, source: str, verdict: ProvenanceVerdict) -> str:
-        inj = _optional("ethos_core.injection")
-        if inj is not None and hasattr(inj, "prepare_for_model"):
-            rendered: str = inj.prepare_for_model(text, source, verdict, self.nonce)
-            return rendered
-        if verdict.quarantine:
-            return f"[content from {source} withheld: flagged as a prompt injection ({', '.join(verdict.signals)})]"
-        if verdict.untrusted:
-            return f"<untrusted-{self.nonce} source={source!r}>\n{text}\n</untrusted-{self.nonce}>"
-        return text
+        """Sanitised; quarantined (notice only) or wrapped in this session's markers when untrusted."""
+        return prepare_for_model(text, source, verdict, self.nonce)
 
     # --- ⑤ ---------------------------------------------------------------------------------
 
@@ -904,4 +883,4 @@ class Session:
         return self.storage().open(path, mode)
 
 
-__all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "policy_json", "policy_digest", "AuditWriteError", "os"]
+__all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "live_secret_values", "policy_digest", "policy_json"]

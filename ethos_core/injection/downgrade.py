@@ -29,13 +29,17 @@ DOWNGRADE_RULE = "tool_downgraded"
 DOWNGRADED_CAPABILITIES = frozenset({Capability.EXFIL, Capability.EXEC, Capability.SEND_MESSAGE})
 
 
+def _names(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 @attrs.define
 class DowngradeState:
     """Per-session downgrade window. ``turns`` from ``safety.downgrade``; extra tools by name."""
 
     turns: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    extra_tools: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    capabilities: frozenset[str] = attrs.field(default=DOWNGRADED_CAPABILITIES, converter=frozenset)
+    extra_tools: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    capabilities: frozenset[str] = attrs.field(default=DOWNGRADED_CAPABILITIES, converter=_names)
     last_untrusted_turn: int | None = None
     sources: list[str] = attrs.field(factory=list)
 
