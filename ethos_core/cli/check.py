@@ -14,23 +14,21 @@ from typing import Any
 
 import click
 
-from ethos_core.cli.common import EXIT_APPROVE, EXIT_DENY, EXIT_OK, EXIT_USAGE, emit_json, load_engine
+from ethos_core.cli.common import (
+    EXIT_APPROVE,
+    EXIT_DENY,
+    EXIT_OK,
+    EXIT_USAGE,
+    emit_json,
+    load_engine,
+    read_only_services,
+)
 from ethos_core.types import Decision, ProvenanceVerdict
 from ethos_core.verdicts import Verdict
 
 
-class _Quiet:
-    """``ethos check`` explains; it does not write audit rows."""
-
-    def write(self, event: object) -> None:
-        return None
-
-    def register_policy(self, personality: str, policy: object) -> str:
-        return ""
-
-
 def _engine(ctx: click.Context) -> Any:
-    return load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False, record_startup=False)
+    return load_engine(ctx, services=read_only_services(), resolve_secrets=False, record_startup=False)
 
 
 def parse_resolve(values: tuple[str, ...]) -> dict[str, list[str]]:

@@ -53,6 +53,22 @@ def fail(message: str, code: int = EXIT_DENY) -> None:
     sys.exit(code)
 
 
+class _DiscardAudit:
+    """Explanations and validation write no audit rows."""
+
+    def write(self, event: object) -> None:
+        return None
+
+    def register_policy(self, personality: str, policy: object) -> str:
+        return ""
+
+
+def read_only_services() -> dict[str, Any]:
+    """Services for commands that only explain or validate: no audit rows, no state.db, no
+    watcher thread. (Stage ⑪ without a watcher answers APPROVE, which an explanation reports.)"""
+    return {"audit": _DiscardAudit(), "grants": None, "watcher": None}
+
+
 def load_engine(ctx: click.Context | None = None, **kwargs: Any) -> Any:
     """Build the engine for the CLI; configuration errors exit 2 with every problem listed."""
     from ethos_core.engine import Engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ethos_core.cli.common import EXIT_USAGE, emit_json, home_path, json_option
+from ethos_core.cli.common import EXIT_USAGE, emit_json, home_path, json_option, read_only_services
 
 
 def known_tool_names(home_root: object) -> frozenset[str] | None:
@@ -12,23 +12,14 @@ def known_tool_names(home_root: object) -> frozenset[str] | None:
     try:
         from ethos_core.engine import Engine
 
-        engine = Engine.from_home(home_root, resolve_secrets=False, services={"audit": _NullAudit()})  # type: ignore[arg-type]
+        engine = Engine.from_home(home_root, resolve_secrets=False, record_startup=False,  # type: ignore[arg-type]
+                                  services=read_only_services())
     except Exception:  # noqa: BLE001 - validation reports config problems separately
         return None
     try:
         return engine.tools.names()
     finally:
         engine.close()
-
-
-class _NullAudit:
-    """Validation must not write to the audit store."""
-
-    def write(self, event: object) -> None:
-        return None
-
-    def register_policy(self, personality: str, policy: object) -> str:
-        return ""
 
 
 @click.group("config")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ethos_core.cli.common import emit_json, json_option, load_engine
+from ethos_core.cli.common import emit_json, json_option, load_engine, read_only_services
 
 
 @click.group("personality")
@@ -17,7 +17,7 @@ def personality_group() -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """List configured personalities."""
-    engine = load_engine(ctx, services={"audit": _Quiet()})
+    engine = load_engine(ctx, services=read_only_services(), resolve_secrets=False, record_startup=False)
     ids = sorted(engine.home.personalities)
     engine.close()
     if as_json:
@@ -25,11 +25,6 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     else:
         for pid in ids:
             click.echo(pid)
-
-
-class _Quiet:
-    def write(self, event: object) -> None:
-        return None
 
 
 @personality_group.command("show")
@@ -41,7 +36,7 @@ def show(ctx: click.Context, personality_id: str, as_json: bool) -> None:
     defense, Observability and Watcher of a personality."""
     from ethos_core.engine import policy_json
 
-    engine = load_engine(ctx, services={"audit": _Quiet()}, resolve_secrets=False, record_startup=False)
+    engine = load_engine(ctx, services=read_only_services(), resolve_secrets=False, record_startup=False)
     try:
         if personality_id not in engine.home.personalities:
             click.echo(f"no personality {personality_id!r} (known: {', '.join(sorted(engine.home.personalities)) or 'none'})", err=True)
