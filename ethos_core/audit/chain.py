@@ -25,9 +25,13 @@ import attrs
 GENESIS = "0" * 64
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new JSONEncoder each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 kept, non-finite floats refused."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def row_hash(prev_hash: str, fields: Sequence[Any]) -> str:

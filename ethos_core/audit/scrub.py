@@ -20,6 +20,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 Redactor = Callable[[str], str]
@@ -103,40 +104,71 @@ def _mask(value: Any, depth: int) -> Any:
     return SECRET_KEY_MARK
 
 
+def _redact_str(value: str, redact: Redactor) -> str:
+    """:func:`safe_redact` for a non-empty ``str`` (the hot path: every string of every event)."""
+    try:
+        redacted = redact(value)
+    except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+        return REDACTION_ERROR
+    return redacted if type(redacted) is str else REDACTION_ERROR
+
+
 def scrub_value(value: Any, redact: Redactor, depth: int = 0) -> Any:
     """Redacted, JSON-safe copy of ``value`` (see the module invariant)."""
     kind = type(value)
     if kind is str:  # the common cases first: this runs for every string of every event
-        if not value:
-            return value
-        try:
-            redacted = redact(value)
-        except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
-            return REDACTION_ERROR
-        return redacted if type(redacted) is str else REDACTION_ERROR
+        return _redact_str(value, redact) if value else value
     if kind is int or kind is bool or value is None:
         return value
     if depth > MAX_DEPTH:
         return DEPTH_MARK
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for raw_key, item in value.items():
-            if type(raw_key) is str:
-                key = safe_redact(redact, raw_key) if raw_key else raw_key
-                if key_names_secret(raw_key):
-                    # The key text itself is kept only after redaction; the value is masked.
-                    out[key] = _mask(item, depth + 1)
-                    continue
-            else:
-                key = str(_scalar(raw_key, redact))
-            out[key] = scrub_value(item, redact, depth + 1)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [scrub_value(v, redact, depth + 1) for v in value]
+    if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
+        return _scrub_mapping(value, redact, depth)
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        return _scrub_items(value, redact, depth)
     if isinstance(value, (set, frozenset)):
         items = [scrub_value(v, redact, depth + 1) for v in value]
         return sorted(items, key=repr)
     return _scalar(value, redact)
+
+
+def _scrub_mapping(value: Mapping[Any, Any], redact: Redactor, depth: int) -> dict[str, Any]:
+    # Leaves (non-empty strings, ints, bools, None) are handled inline: same result as
+    # scrub_value(item, redact, depth + 1), without a call per leaf.
+    out: dict[str, Any] = {}
+    child = depth + 1
+    for raw_key, item in value.items():
+        if type(raw_key) is str:
+            key = safe_redact(redact, raw_key) if raw_key else raw_key
+            if key_names_secret(raw_key):
+                # The key text itself is kept only after redaction; the value is masked.
+                out[key] = _mask(item, child)
+                continue
+        else:
+            key = str(_scalar(raw_key, redact))
+        kind = type(item)
+        if kind is str:
+            out[key] = _redact_str(item, redact) if item else item
+        elif kind is int or kind is bool or item is None:
+            out[key] = item
+        else:
+            out[key] = scrub_value(item, redact, child)
+    return out
+
+
+def _scrub_items(value: list[Any] | tuple[Any, ...], redact: Redactor, depth: int) -> list[Any]:
+    out: list[Any] = []
+    append = out.append
+    child = depth + 1
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            append(_redact_str(item, redact) if item else item)
+        elif kind is int or kind is bool or item is None:
+            append(item)
+        else:
+            append(scrub_value(item, redact, child))
+    return out
 
 
 def scrub_text(value: str | None, redact: Redactor) -> str | None:

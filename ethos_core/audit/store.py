@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import os
-import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,26 +69,61 @@ _INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 
 
-_ROWS_PER_STATEMENT = 128  # 16 columns × 128 rows stays far below SQLite's variable limit
+_MAX_ROWS_PER_STATEMENT = 1024  # one statement per batch: 16 columns × 1024 rows ≤ SQLite's 32766 variables
 _ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
 
 
-@functools.lru_cache(maxsize=_ROWS_PER_STATEMENT)
+@functools.lru_cache(maxsize=64)
 def _multi_insert_sql(count: int) -> str:
     head = _INSERT_SQL.split(" VALUES ")[0]
     return f"{head} VALUES {', '.join([_ROW_PLACEHOLDERS] * count)}"
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert with multi-row statements: one sqlite3_step (one GIL hand-off) per chunk, not per row."""
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        conn.execute(_multi_insert_sql(len(chunk)), [value for row in chunk for value in row])
+def _rows_per_statement(conn: sqlite3.Connection) -> int:
+    """Rows per multi-row INSERT: as many as the connection's variable limit allows."""
+    try:
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except (AttributeError, sqlite3.Error):
+        limit = 999  # the historical default
+    return max(1, min(_MAX_ROWS_PER_STATEMENT, limit // len(_INSERT_COLUMNS)))
+
+
+def _insert_rows(conn: sqlite3.Connection, params: list[Any], per_statement: int) -> None:
+    """Insert flat ``params`` (one row = len(_INSERT_COLUMNS) values) with multi-row statements.
+
+    Each ``execute`` releases and re-takes the GIL around ``sqlite3_step``; while producers run
+    Python, re-taking it can cost a switch interval, so a batch uses as few statements as it can.
+    """
+    width = len(_INSERT_COLUMNS)
+    step = per_statement * width
+    for start in range(0, len(params), step):
+        chunk = params[start : start + step]
+        conn.execute(_multi_insert_sql(len(chunk) // width), chunk)
+
+
+_ts_prefix: tuple[int, str] = (-1, "")  # last whole second formatted (shared; a tuple swap is atomic)
 
 
 def format_ts(ts: float) -> str:
-    """Unix seconds → the on-disk ISO-8601 UTC form (sortable text, microseconds)."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Unix seconds → the on-disk ISO-8601 UTC form (sortable text, microseconds).
+
+    Same text as ``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` (the
+    microseconds rounded half-even, as datetime does); the date part is formatted once per second.
+    """
+    global _ts_prefix
+    frac, whole = math.modf(ts)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1.0
+    if micros < 0:  # before 1970 (not stored, but keep the function exact)
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    second = int(whole)
+    cached = _ts_prefix
+    if cached[0] != second:
+        cached = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S."))
+        _ts_prefix = cached
+    return f"{cached[1]}{micros:06d}Z"
 
 
 def _event_ts(ts: Any) -> tuple[str, str | None]:
@@ -119,18 +154,13 @@ def canonical_policy(policy: Any) -> Any:
     return str(policy)
 
 
-@attrs.frozen
-class _Row:
-    """One event ready for the writer: column values (redacted) and their canonical JSON."""
-
-    seq: int
-    values: tuple[Any, ...]  # EVENT_FIELDS[1:] (data, the JSON text, last)
-    head: str  # canonical_json(list(values[:-1]))
+# One event ready for the writer: its column values (EVENT_FIELDS[1:], redacted; data, the JSON
+# text, last) and the canonical JSON of every value but data. A plain tuple: built per event.
+_Row = tuple[tuple[Any, ...], str]
 
 
 @attrs.frozen
 class _Snapshot:
-    seq: int
     id: str
     personality: str
     body: str
@@ -138,11 +168,16 @@ class _Snapshot:
 
 
 class _Stop:
-    seq = 0
+    pass
 
 
 _STOP = _Stop()
 _Item = _Row | _Snapshot | _Stop
+
+
+def _redact_column(value: str | None, redact: Redactor) -> str | None:
+    # ethos's own fixed vocabulary is a constant of the code, never a secret.
+    return value if value is None or value in _VOCABULARY else scrub_text(value, redact)
 
 
 class AuditStore:
@@ -179,11 +214,18 @@ class AuditStore:
         self.retry_interval = retry_interval
         self.batch_size = max(1, batch_size)
         self._pragmas = dict(pragmas or {})
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max(1, queue_size))
-        self._put_lock = threading.Lock()
+        # The bounded queue: a list the writer swaps out whole (one lock round trip per batch,
+        # not per item). Items are numbered by position: the n-th item enqueued has seq n.
+        self._capacity = max(1, queue_size)
+        self._buffer: list[_Item] = []
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._writer_waiting = False  # under _lock
+        self._producers_waiting = 0  # under _lock
         self._state = threading.Condition()
-        self._seq = 0  # last sequence number handed out (under _put_lock)
-        self._committed_seq = 0  # last sequence number committed (under _state)
+        self._seq = 0  # items enqueued so far = seq of the last one (under _lock)
+        self._committed_seq = 0  # items committed so far (under _state)
         self._committed_events = 0
         self._error: str | None = None
         self._fatal = False
@@ -195,6 +237,7 @@ class AuditStore:
         try:
             self._conn = connect(self.path, busy_timeout=busy_timeout, pragmas=self._pragmas)
             try:
+                self._per_statement = _rows_per_statement(self._conn)
                 self.schema_version = migrate(self._conn)
                 self._identity = self._stat_identity()
             except BaseException:
@@ -228,16 +271,10 @@ class AuditStore:
         """
         self._raise_if_failed()
         values = self._row_values(event)
-        head = canonical_json(list(values[:-1]))
-        self._put(lambda seq: _Row(seq, values, head))
+        self._put((values, canonical_json(values[:-1])))
 
     def _row_values(self, event: AuditEvent) -> tuple[Any, ...]:
         r = self.redact
-
-        def column(value: str | None) -> str | None:
-            # ethos's own fixed vocabulary is a constant of the code, never a secret.
-            return value if value is None or value in _VOCABULARY else scrub_text(value, r)
-
         snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         data = scrub_value(event.data, r)
         ts, bad_ts = _event_ts(event.ts)
@@ -245,16 +282,16 @@ class AuditStore:
             data = {"event": data, "invalid_ts": scrub_text(bad_ts, r)}
         return (
             ts,
-            column(event.category) or "unknown",
-            column(event.code or "") or "",
-            column(event.severity or "info") or "info",
-            column(event.personality),
-            column(event.session),
+            _redact_column(event.category, r) or "unknown",
+            _redact_column(event.code or "", r) or "",
+            _redact_column(event.severity or "info", r) or "info",
+            _redact_column(event.personality, r),
+            _redact_column(event.session, r),
             None if event.turn is None else int(event.turn),
-            column(event.stage),
-            column(event.rule),
-            column(event.verdict),
-            column(event.source),
+            _redact_column(event.stage, r),
+            _redact_column(event.rule, r),
+            _redact_column(event.verdict, r),
+            _redact_column(event.source, r),
             snapshot,
             canonical_json(data),
         )
@@ -274,29 +311,38 @@ class AuditStore:
             if self._latest_snapshot.get(personality) == snap_id:
                 return snap_id
             created = format_ts(time.time())
-            self._put(lambda seq: _Snapshot(seq, snap_id, personality, body, created))
+            self._put(_Snapshot(snap_id, personality, body, created))
             self._latest_snapshot[personality] = snap_id
         return snap_id
 
     def snapshot_for(self, personality: str) -> str | None:
         return self._latest_snapshot.get(personality)
 
-    def _put(self, make: Callable[[int], _Row | _Snapshot]) -> None:
-        deadline = time.monotonic() + self.put_timeout
-        with self._put_lock:
+    def _put(self, item: _Row | _Snapshot) -> None:
+        with self._lock:
+            if len(self._buffer) >= self._capacity:
+                self._wait_for_room()
             self._raise_if_failed()
-            item = make(self._seq + 1)
-            while True:
-                try:
-                    self._queue.put(item, timeout=0.05)
-                    break
-                except queue.Full:
-                    self._raise_if_failed()
-                    if time.monotonic() > deadline:
-                        raise AuditWriteError(
-                            f"audit queue stayed full for {self.put_timeout:.0f}s; the writer is not keeping up"
-                        ) from None
-            self._seq = item.seq
+            self._buffer.append(item)
+            self._seq += 1
+            if self._writer_waiting:
+                self._writer_waiting = False
+                self._not_empty.notify()
+
+    def _wait_for_room(self) -> None:
+        """Back-pressure (called holding ``_lock``): wait for the writer, fail past ``put_timeout``."""
+        deadline = time.monotonic() + self.put_timeout
+        self._producers_waiting += 1
+        try:
+            while len(self._buffer) >= self._capacity:
+                self._raise_if_failed()
+                if time.monotonic() > deadline:
+                    raise AuditWriteError(
+                        f"audit queue stayed full for {self.put_timeout:.0f}s; the writer is not keeping up"
+                    )
+                self._not_full.wait(0.05)
+        finally:
+            self._producers_waiting -= 1
 
     def _raise_if_failed(self) -> None:
         if self._closed:
@@ -324,13 +370,12 @@ class AuditStore:
         """Write everything queued, stop the writer and the sinks. Raises if events are left unwritten."""
         if self._closed:
             return
-        with self._put_lock:
+        with self._lock:
             self._closed = True
-            if self._writer.is_alive():
-                try:
-                    self._queue.put(_STOP, timeout=timeout)
-                except queue.Full:
-                    pass
+            # The stop marker may exceed the capacity by one: it must not wait behind a full queue.
+            self._buffer.append(_STOP)
+            self._writer_waiting = False
+            self._not_empty.notify()
         self._writer.join(timeout)
         # A writer still retrying a failed batch gives up now; its events are reported below.
         self._abandon.set()
@@ -366,6 +411,23 @@ class AuditStore:
             self._fatal = True
             raise AuditWriteError(f"{self.path} was replaced by another file since it was opened")
 
+    def _take_batch(self) -> list[_Item]:
+        """Wait for items and take up to ``batch_size`` of them, oldest first."""
+        with self._lock:
+            while not self._buffer:
+                self._writer_waiting = True
+                self._not_empty.wait()
+            buffer = self._buffer
+            if len(buffer) <= self.batch_size:
+                self._buffer = []
+                taken = buffer
+            else:
+                taken = buffer[: self.batch_size]
+                del buffer[: self.batch_size]
+            if self._producers_waiting:
+                self._not_full.notify_all()
+            return taken
+
     def _run(self) -> None:
         pending: list[_Item] = []
         stopping = False
@@ -373,16 +435,11 @@ class AuditStore:
             if not pending:
                 if stopping:
                     return
-                pending.append(self._queue.get())
-                while len(pending) < self.batch_size:
-                    try:
-                        pending.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-            if pending and isinstance(pending[-1], _Stop):
+                pending = self._take_batch()
+            # A stop marker can only be last: nothing is enqueued after close() put it.
+            if pending and pending[-1] is _STOP:
                 pending.pop()
                 stopping = True
-            # A stop marker can only be last: nothing is enqueued after close() put it.
             if not pending:
                 continue
             try:
@@ -396,10 +453,10 @@ class AuditStore:
                     return
                 self._abandon.wait(self.retry_interval)
                 continue
-            last_seq = pending[-1].seq
+            done = len(pending)
             pending = []
             with self._state:
-                self._committed_seq = last_seq
+                self._committed_seq += done
                 self._committed_events += len(committed)
                 self._error = None
                 self._last_commit = time.time()
@@ -417,20 +474,27 @@ class AuditStore:
                 raise AuditWriteError("chain state row is missing; run `ethos audit verify`")
             head_id, head_hash = int(state[0]), str(state[1])
             first_id = head_id
-            rows: list[tuple[Any, ...]] = []
+            # Flat parameters of every row, in _INSERT_COLUMNS order.
+            params: list[Any] = []
+            append, extend = params.append, params.extend
             for item in batch:
-                if isinstance(item, _Snapshot):
+                if type(item) is not tuple:
+                    assert isinstance(item, _Snapshot)
                     conn.execute(
                         "INSERT OR IGNORE INTO policy_snapshots (id, personality, body, created) VALUES (?, ?, ?, ?)",
                         (item.id, item.personality, item.body, item.created),
                     )
                     continue
+                values, head = item
                 head_id += 1
-                digest = row_hash_from_parts(head_hash, head_id, item.head, item.values[-1])
-                rows.append((head_id, *item.values, head_hash, digest))
+                digest = row_hash_from_parts(head_hash, head_id, head, values[-1])
+                append(head_id)
+                extend(values)
+                append(head_hash)
+                append(digest)
                 head_hash = digest
-            if rows:
-                _insert_rows(conn, rows)
+            if params:
+                _insert_rows(conn, params, self._per_statement)
                 conn.execute(FTS_INDEX_SQL, (first_id, head_id))
                 conn.execute("UPDATE chain SET head_id = ?, head_hash = ? WHERE k = 1", (head_id, head_hash))
             conn.execute("COMMIT")
@@ -443,9 +507,13 @@ class AuditStore:
             raise
         # A file unlinked during the transaction took the batch with it: not acknowledged.
         self._check_file()
+        count = head_id - first_id
         if not self._sinks.sinks:
-            return [{}] * len(rows)
-        return [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in rows]
+            return [{}] * count
+        width = len(_INSERT_COLUMNS)
+        return [
+            dict(zip(_INSERT_COLUMNS, params[k : k + width], strict=True)) for k in range(0, len(params), width)
+        ]
 
     # --- reporting ---------------------------------------------------------------------------
 
@@ -462,8 +530,8 @@ class AuditStore:
             "error": error,
             "fatal": self._fatal,
             "closed": self._closed,
-            "queue_depth": self._queue.qsize(),
-            "queue_capacity": self._queue.maxsize,
+            "queue_depth": len(self._buffer),
+            "queue_capacity": self._capacity,
             "pending": self._seq - self._committed_seq,
             "events_written": committed,
             "last_commit": None if last is None else format_ts(last),
