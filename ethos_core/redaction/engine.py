@@ -45,6 +45,7 @@ from ethos_core.redaction.patterns import (
     URL_SCHEME_BEFORE,
     URL_USERINFO,
     Detector,
+    LiteralSet,
 )
 from ethos_core.types import RedactionSpan
 
@@ -143,7 +144,7 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     if not text:
         return []
     candidates = _candidates(text, known_values, decode=True)
-    if INVISIBLE_RE.search(text) is not None:
+    if not text.isascii() and INVISIBLE_RE.search(text) is not None:
         candidates.extend(_through_invisible(text, known_values))
     return _resolve(text, candidates)
 
@@ -290,47 +291,99 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
     lowered = ascii_lower(text)
     out: list[Candidate] = []
-    present = frozenset(a for a in _ALL_ANCHORS if a in lowered)
-    for detector in DETECTORS:
-        if detector.anchors and present.isdisjoint(detector.anchors):
+    cased_hits = _CASED_NEEDLES.find(text)
+    lower_hits: dict[str, list[int]] = {}
+    for requires, needle_set in _LOWER_NEEDLES:
+        if _has_any(text, requires):
+            lower_hits.update(needle_set.find(lowered))
+    for detector, ignorecase, needles, single in _DETECTOR_PLAN:
+        if detector.requires and not _has_any(text, detector.requires):
             continue
-        _run_detector(detector, text, lowered, out)
+        hits = lower_hits if ignorecase else cased_hits
+        found = [hits[a] for a in needles if a in hits]
+        if detector.anchored:
+            if found:
+                _run_anchored(detector, text, found, out)
+        elif detector.lead is not None:
+            if found:
+                _run_led(detector, detector.lead, text, found, out)
+        elif found or not detector.anchors or any(a in (lowered if ignorecase else text) for a in single):
+            for m in detector.regex.finditer(text):
+                _emit(detector, m, text, out)
     _url_credentials(text, out)
     matcher = matcher_for(known_values) if known_values else None
     if matcher is not None:
         out.extend(matcher.find(lowered))
     if decode:
-        out.extend(_base64_layer(text, known_values))
+        out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHORS)))
         out.extend(_hex_layer(text, lowered, known_values))
         out.extend(_escape_layer(text, known_values))
     return out
 
 
-def _anchor_positions(lowered: str, anchors: tuple[str, ...]) -> list[int]:
-    positions: set[int] = set()
-    for anchor in anchors:
-        i = lowered.find(anchor)
-        while i != -1:
-            positions.add(i)
-            i = lowered.find(anchor, i + 1)
-    return sorted(positions)
+def _has_any(text: str, chars: str) -> bool:
+    """Whether ``text`` holds one of ``chars`` (``""``: no requirement, always true)."""
+    if not chars:
+        return True
+    return any(c in text for c in chars)
 
 
-_ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for d in DETECTORS for a in d.anchors}))
+def _merged(hits: Mapping[str, list[int]], needles: Iterable[str]) -> list[int]:
+    positions: list[int] = []
+    for needle in needles:
+        found = hits.get(needle)
+        if found:
+            positions.extend(found)
+    positions.sort()
+    return positions
 
 
-def _run_detector(detector: Detector, text: str, lowered: str, out: list[Candidate]) -> None:
-    if detector.anchored:
-        last_end = -1
-        for pos in _anchor_positions(lowered, detector.anchors):
-            if pos < last_end:
-                continue
-            m = detector.regex.match(text, pos)
-            if m is not None and _emit(detector, m, text, out):
-                last_end = m.end()
-        return
-    for m in detector.regex.finditer(text):
-        _emit(detector, m, text, out)
+def _detector_plan() -> tuple[tuple[Detector, bool, tuple[str, ...], tuple[str, ...]], ...]:
+    """Per detector: whether it ignores case, its anchors found by the needle sets, and the
+    single characters among them (checked with ``in``, a memchr)."""
+    plan = []
+    for d in DETECTORS:
+        single = tuple(a for a in d.anchors if len(a) == 1 and not d.anchored)
+        plan.append((d, d.ignorecase, tuple(a for a in d.anchors if a not in single), single))
+    return tuple(plan)
+
+
+_DETECTOR_PLAN = _detector_plan()
+# Exact-case anchors of the case-sensitive detectors, plus the base64 anchors: one search of ``text``.
+_CASED_NEEDLES = LiteralSet(
+    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS)
+)
+# Lower-case anchors of the case-insensitive detectors, grouped by the characters they require.
+_LOWER_NEEDLES: tuple[tuple[str, LiteralSet], ...] = tuple(
+    (req, LiteralSet(a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase and d.requires == req for a in needles))
+    for req in sorted({d.requires for d in DETECTORS if d.ignorecase})
+)
+_HEX_NEEDLES = LiteralSet(_HEX_ANCHORS)
+
+
+def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:
+    """``match`` at each anchor position, in order, skipping those inside an earlier match."""
+    positions = found[0] if len(found) == 1 else sorted({p for ps in found for p in ps})
+    last_end = -1
+    for pos in positions:
+        if pos < last_end:
+            continue
+        m = detector.regex.match(text, pos)
+        if m is not None and _emit(detector, m, text, out):
+            last_end = m.end()
+
+
+def _run_led(detector: Detector, lead: int, text: str, found: list[list[int]], out: list[Candidate]) -> None:
+    """What ``finditer`` yields, found by ``match`` only where a match can start (``lead`` before an anchor)."""
+    positions = found[0] if len(found) == 1 else sorted({p for ps in found for p in ps})
+    last_end = lead
+    for pos in positions:
+        if pos < last_end:
+            continue
+        m = detector.regex.match(text, pos - lead)
+        if m is not None:
+            last_end = m.end() + lead
+            _emit(detector, m, text, out)
 
 
 def _emit(detector: Detector, m: re.Match[str], text: str, out: list[Candidate]) -> bool:
@@ -384,8 +437,16 @@ def _through_invisible(text: str, known_values: Mapping[str, str]) -> list[Candi
 def _expand(text: str, i: int, j: int, run_re: re.Pattern[str]) -> tuple[int, int]:
     """Grow ``[i, j)`` over the characters ``run_re`` (``[…]*``) accepts, at most _MAX_DECODE_RUN each way."""
     floor = max(0, i - _MAX_DECODE_RUN)
-    back = run_re.match(text[floor:i][::-1])
-    start = i - (back.end() if back else 0)
+    # Backwards over doubling windows, so the copy is as long as the run, not _MAX_DECODE_RUN.
+    start, width = i, 256
+    while start > floor:
+        lo = max(floor, start - width)
+        back = run_re.match(text[lo:start][::-1])
+        grown = back.end() if back else 0
+        start -= grown
+        if start > lo:
+            break
+        width *= 2
     fwd = run_re.match(text, j, min(len(text), j + _MAX_DECODE_RUN))
     end = fwd.end() if fwd else j
     return start, end
@@ -397,9 +458,10 @@ def _label_of(candidates: list[Candidate]) -> str | None:
     return max(candidates, key=lambda c: (c[3], -c[0]))[2]
 
 
-def _base64_layer(text: str, known_values: Mapping[str, str]) -> Iterator[Candidate]:
+def _base64_layer(text: str, known_values: Mapping[str, str], hits: list[int]) -> Iterator[Candidate]:
+    """Decode the base64 run around each anchor hit (``hits``: sorted positions in ``text``)."""
     done_until = -1
-    for pos in _sorted_hits(text, _B64_ANCHORS):
+    for pos in hits:
         if pos < done_until:
             continue
         start, end = _expand(text, pos, pos + 5, _B64_RUN)
@@ -430,7 +492,7 @@ def _b64decode(run: str) -> str:
 
 def _hex_layer(text: str, lowered: str, known_values: Mapping[str, str]) -> Iterator[Candidate]:
     done_until = -1
-    for pos in _sorted_hits(lowered, _HEX_ANCHORS):
+    for pos in _merged(_HEX_NEEDLES.find(lowered), _HEX_ANCHORS):
         if pos < done_until:
             continue
         start, end = _expand(lowered, pos, pos + 2, _HEX_RUN)
@@ -448,17 +510,6 @@ def _hex_layer(text: str, lowered: str, known_values: Mapping[str, str]) -> Iter
                 break
         if label:
             yield (start, end, label, 4)
-
-
-def _sorted_hits(haystack: str, anchors: tuple[str, ...]) -> list[int]:
-    hits: list[int] = []
-    for anchor in anchors:
-        i = haystack.find(anchor)
-        while i != -1:
-            hits.append(i)
-            i = haystack.find(anchor, i + len(anchor))
-    hits.sort()
-    return hits
 
 
 def _escape_layer(text: str, known_values: Mapping[str, str]) -> list[Candidate]:

@@ -17,7 +17,7 @@ password in prose) unless the process knows the value (known-value redaction, ``
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -35,10 +35,14 @@ def _start(first: str, klass: str = _TOK) -> str:
 class Detector:
     """One credential format.
 
-    ``anchors``: lower-case literals; the detector only runs when one occurs in the lower-cased
-    text (a cheap prefilter; an empty tuple means always run). ``group``: the regex group that
-    is the secret (0 = the whole match). ``priority``: on overlap, the higher wins the label.
-    ``check``: an extra test on the secret text (e.g. "looks random") to keep words out.
+    ``anchors``: literals of which every match contains one; the detector only runs when one
+    occurs (a cheap prefilter; an empty tuple means always run). They are matched exactly
+    against the text when the regex is case-sensitive, and are lower-case and matched against
+    the ASCII-lower-cased text when it ignores case. ``requires``: characters of which every
+    match contains one (``":="`` for ``key: value`` / ``key=value`` shapes); when the text has
+    none of them the detector is skipped without searching for its anchors. ``group``: the regex
+    group that is the secret (0 = the whole match). ``priority``: on overlap, the higher wins
+    the label. ``check``: an extra test on the secret text (e.g. "looks random") to keep words out.
     """
 
     label: str
@@ -51,6 +55,14 @@ class Detector:
     left: tuple[str, int] | None = None
     # Keyword-first, case-insensitive: matched only where an anchor occurs (``regex.match`` there).
     anchored: bool = False
+    requires: str = ""
+    # Case-sensitive detectors: every match starts exactly ``lead`` characters before an anchor
+    # occurrence, so the regex is tried only there (``match``) instead of scanning the text.
+    lead: int | None = None
+
+    @property
+    def ignorecase(self) -> bool:
+        return bool(self.regex.flags & re.IGNORECASE)
 
 
 def _mixed(value: str) -> bool:
@@ -71,6 +83,8 @@ def _d(label: str, pattern: str, anchors: tuple[str, ...], **kw: object) -> Dete
     ignorecase = bool(kw.pop("ignorecase", False))
     flags = re.IGNORECASE if ignorecase else 0
     kw.setdefault("anchored", ignorecase)
+    if not ignorecase and len(anchors) == 1 and pattern.startswith(re.escape(anchors[0])):
+        kw.setdefault("lead", 0)  # a literal-first pattern starts at its anchor
     return Detector(label, re.compile(pattern, flags), anchors, **kw)  # type: ignore[arg-type]
 
 
@@ -158,8 +172,9 @@ DETECTORS: tuple[Detector, ...] = (
     _d(
         "aws_access_key_id",
         r"A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|PKA|BIA|CCA)(?<![A-Z0-9]A...)[A-Z0-9]{16}(?![A-Z0-9])",
-        ("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva", "apka", "abia", "acca"),
+        ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "ABIA", "ACCA"),
         priority=3,
+        lead=0,
     ),
     _d(
         "aws_secret_access_key",
@@ -169,13 +184,14 @@ DETECTORS: tuple[Detector, ...] = (
         ignorecase=True,
         priority=3,
     ),
-    _d("google_api_key", _start("AIza") + r"[" + _TOK + r"]{35}(?![" + _TOK + "])", ("aiza",), priority=3),
+    _d("google_api_key", _start("AIza") + r"[" + _TOK + r"]{35}(?![" + _TOK + "])", ("AIza",), priority=3),
     _d(
         "gcp_service_account",
         r"\"private_key_id\"\s{0,5}:\s{0,5}\"(?P<v>[a-f0-9]{40})\"",
-        ("private_key_id",),
+        ('"private_key_id"',),
         group="v",
         priority=3,
+        lead=0,
     ),
     _d(
         "azure_connection_string",
@@ -183,6 +199,7 @@ DETECTORS: tuple[Detector, ...] = (
         ("accountkey", "sharedaccesskey", "sharedaccesssignature", "sharedsecretvalue"),
         group="v",
         ignorecase=True,
+        requires="=",
         priority=3,
     ),
     _d(
@@ -191,6 +208,7 @@ DETECTORS: tuple[Detector, ...] = (
         ("azure",),
         group="v",
         ignorecase=True,
+        requires="=",
         priority=3,
     ),
     _d(
@@ -199,9 +217,10 @@ DETECTORS: tuple[Detector, ...] = (
         ("sig=",),
         group="v",
         priority=3,
+        lead=1,
     ),
     # --- code hosting --------------------------------------------------------------------------
-    _d("github", r"gh[pousr]_(?<![" + _TOK + r"]gh._)[" + _B62 + r"]{36,}+", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), priority=3),
+    _d("github", r"gh[pousr]_(?<![" + _TOK + r"]gh._)[" + _B62 + r"]{36,}+", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), priority=3, lead=0),
     _d("github", _start("github_pat_") + r"[" + _B62 + r"_]{22,}+", ("github_pat_",), priority=3),
     _d(
         "gitlab",
@@ -209,8 +228,9 @@ DETECTORS: tuple[Detector, ...] = (
         ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glimt-", "glagent-", "gloas-", "glsoat-", "glffct-"),
         check=_has_digit,
         priority=3,
+        lead=0,
     ),
-    _d("gitlab", _start("GR1348941") + r"[" + _TOK + r"]{20,}+", ("gr1348941",), priority=3),
+    _d("gitlab", _start("GR1348941") + r"[" + _TOK + r"]{20,}+", ("GR1348941",), priority=3),
     _d("npm", _start("npm_") + r"[" + _B62 + r"]{36,}+", ("npm_",), priority=3),
     _d("pypi", _start("pypi-") + r"[" + _TOK + r"]{50,}+", ("pypi-",), priority=3),
     # --- chat platforms -------------------------------------------------------------------------
@@ -226,7 +246,7 @@ DETECTORS: tuple[Detector, ...] = (
         "telegram_bot_token",
         r":AA(?:(?<=(?<![0-9])[0-9]{8}:AA)|(?<=(?<![0-9])[0-9]{9}:AA)|(?<=(?<![0-9])[0-9]{10}:AA))"
         r"[" + _TOK + r"]{33}(?![" + _TOK + r"])",
-        (":aa",),
+        (":AA",),
         priority=3,
         left=("0123456789", 10),
     ),
@@ -244,9 +264,9 @@ DETECTORS: tuple[Detector, ...] = (
         priority=3,
     ),
     # --- payments / messaging SaaS ------------------------------------------------------------
-    _d("stripe", r"(?:sk|rk)_(?:live|test)_(?<![" + _TOK + r"][a-z]{2}_[a-z]{4}_)[" + _B62 + r"]{10,}+", ("_live_", "_test_"), priority=3),
+    _d("stripe", r"(?:sk|rk)_(?:live|test)_(?<![" + _TOK + r"][a-z]{2}_[a-z]{4}_)[" + _B62 + r"]{10,}+", ("_live_", "_test_"), priority=3, lead=2),
     _d("stripe", _start("whsec_") + r"[" + _B62 + r"]{20,}+", ("whsec_",), priority=3),
-    _d("twilio", r"(?:AC|SK)(?<![" + _B62 + r"]..)[a-f0-9]{32}(?![" + _B62 + r"])", ("ac", "sk"), priority=3),
+    _d("twilio", r"(?:AC|SK)(?<![" + _B62 + r"]..)[a-f0-9]{32}(?![" + _B62 + r"])", ("AC", "SK"), priority=3, lead=0),
     _d(
         "twilio",
         r"twilio.{0,30}?(?:token|secret).{0,20}?[\"'\s:=>]{1,6}(?P<v>[a-f0-9]{32})(?![A-Za-z0-9])",
@@ -255,12 +275,13 @@ DETECTORS: tuple[Detector, ...] = (
         ignorecase=True,
         priority=3,
     ),
-    _d("sendgrid", _start("SG.") + r"[" + _TOK + r"]{16,32}\.[" + _TOK + r"]{30,60}(?![" + _TOK + r"])", ("sg.",), priority=3),
+    _d("sendgrid", _start("SG.") + r"[" + _TOK + r"]{16,32}\.[" + _TOK + r"]{30,60}(?![" + _TOK + r"])", ("SG.",), priority=3),
     _d(
         "mailchimp",
         r"-us(?<=(?<![A-Za-z0-9])[0-9a-f]{32}-us)\d{1,2}(?![A-Za-z0-9])",
         ("-us",),
         priority=3,
+        lead=0,
         left=("0123456789abcdef", 32),
     ),
     _d("square", r"sq0(?:csp|atp)-(?<![" + _TOK + r"]sq0...-)[" + _TOK + r"]{22,}+", ("sq0",), priority=3),
@@ -272,19 +293,20 @@ DETECTORS: tuple[Detector, ...] = (
         r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
         r"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[nr/]|-(?!----))*+"
         r"(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)?",
-        ("private key",),
+        ("PRIVATE KEY",),
         priority=4,
     ),
     _d(
         "private_key",
         r"PuTTY-User-Key-File-\d: [^\n]{0,80}(?:\n[^\n]{0,200}){0,6}?\nPrivate-Lines: \d{1,4}(?:\n[A-Za-z0-9+/=]{1,128})+",
-        ("putty-user-key-file",),
+        ("PuTTY-User-Key-File-",),
         priority=4,
+        lead=0,
     ),
     _d(
         "jwt",
         r"eyJ(?<![" + _TOK + r"]eyJ)[" + _TOK + r"]{8,}+\.eyJ[" + _TOK + r"]{2,}+\.[" + _TOK + r"]*+",
-        ("eyj",),
+        ("eyJ",),
         priority=3,
     ),
     _d(
@@ -295,6 +317,7 @@ DETECTORS: tuple[Detector, ...] = (
         ("authorization",),
         group="v",
         ignorecase=True,
+        requires=":=",
     ),
     _d(
         "authorization",
@@ -311,6 +334,7 @@ DETECTORS: tuple[Detector, ...] = (
         ("x-api-key", "x-auth-token", "x-access-token", "api-key", "x-goog-api-key", "x-functions-key", "private-token", "x-gitlab-token"),
         group="v",
         ignorecase=True,
+        requires=":=",
     ),
     _d(
         "secret_assignment",
@@ -320,6 +344,7 @@ DETECTORS: tuple[Detector, ...] = (
         group="v",
         ignorecase=True,
         priority=1,
+        requires=":=",
     ),
     _d(
         "secret_assignment",
@@ -329,6 +354,7 @@ DETECTORS: tuple[Detector, ...] = (
         group="v",
         ignorecase=True,
         priority=1,
+        requires=":=",
     ),
     _d(
         "secret_assignment",
@@ -371,3 +397,111 @@ LABELS: frozenset[str] = frozenset(d.label for d in DETECTORS) | {
     "secret_field",
     "redaction_depth",
 }
+
+
+# --- multi-literal search ------------------------------------------------------------------
+
+# Characters of tool output (prose, code, logs, JSON) from most to least common, roughly;
+# anything not listed counts as rarer still. Only the order matters: it picks each needle's pivot.
+_COMMONNESS = " etaoinsrhldcu\nmfpgwyb.,\"vk0123456789-_:/=()'TSAICEMPRNDOLBFHWGxjU[]{}#;Yq>V<zK+@!%&*?\\|$~^`JXQZ"
+_RARITY = {c: i for i, c in enumerate(_COMMONNESS)}
+# Pivots at least this rare are searched by one regex per pivot; commoner ones by ``str.find``.
+_RARE_FROM = _RARITY["."]
+
+
+def _rarity(char: str) -> int:
+    return _RARITY.get(char, len(_COMMONNESS))
+
+
+def _pass_cost(char: str) -> float:
+    """Rough cost of one pivot pass, in units of one literal scan of the text.
+
+    Frequency is modelled as decaying geometrically with the rank in ``_COMMONNESS``; each
+    occurrence of the pivot costs about 3 % of a scan of 4 KB.
+    """
+    return 1.0 + 4096 * 0.15 * 0.9 ** _rarity(char) * 0.03
+
+
+def _choose_pivots(needles: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """Greedy set cover: few pivot characters, each rare, covering every needle that has one."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    uncovered = set(needles)
+    while uncovered:
+        counts: dict[str, int] = {}
+        for needle in uncovered:
+            for char in set(needle):
+                if _rarity(char) >= _RARE_FROM:
+                    counts[char] = counts.get(char, 0) + 1
+        char = max(sorted(counts), key=lambda c: counts[c] / _pass_cost(c))
+        for needle in sorted(n for n in uncovered if char in n):
+            groups.setdefault(char, []).append((needle, needle.index(char)))
+            uncovered.discard(needle)
+    return groups
+
+
+class LiteralSet:
+    """Every occurrence of each of a fixed set of literal strings, in a few C-level passes.
+
+    ``str.find`` costs one pass over the text per needle, and ``re`` alternations of many
+    literals run far slower than that, so each needle is keyed on its rarest character (its
+    pivot, by a fixed frequency order for tool output). Needles sharing a rare pivot are found
+    by one regex that starts with the pivot literal (which ``re`` scans for at memchr speed) and
+    checks each needle around it with fixed-width lookarounds; a pass whose pivot does not occur
+    in the text is skipped after a ``memchr``. A needle whose rarest character is still common
+    (``token``) is searched with ``str.find``, skipped likewise when its pivot is absent.
+
+    Linear time: each pass is a literal scan plus, per pivot occurrence, fixed-width checks.
+    Matching is exact (case-sensitive); lower-case the haystack and the needles for the
+    case-insensitive case.
+    """
+
+    def __init__(self, needles: Iterable[str]) -> None:
+        rare: list[str] = []
+        plain: list[tuple[str, str]] = []
+        for needle in sorted(set(needles)):
+            if not needle:
+                raise ValueError("empty needle")
+            rarest = max(needle, key=_rarity)
+            if _rarity(rarest) < _RARE_FROM:
+                plain.append((rarest, needle))
+            else:
+                rare.append(needle)
+        self._plain = tuple(plain)
+        self._passes = tuple(
+            (pivot, _pivot_regex(pivot, items), tuple(items)) for pivot, items in sorted(_choose_pivots(rare).items())
+        )
+
+    def find(self, haystack: str) -> dict[str, list[int]]:
+        """``{needle: ascending start positions}`` for each needle that occurs, overlaps included."""
+        hits: dict[str, list[int]] = {}
+        for pivot, needle in self._plain:
+            if pivot in haystack:
+                i = haystack.find(needle)
+                if i != -1:
+                    positions = hits[needle] = []
+                    while i != -1:
+                        positions.append(i)
+                        i = haystack.find(needle, i + 1)
+        for pivot, regex, items in self._passes:
+            if pivot not in haystack:
+                continue
+            for m in regex.finditer(haystack):
+                p = m.start()
+                for needle, idx in items:
+                    start = p - idx
+                    if start >= 0 and haystack.startswith(needle, start):
+                        hits.setdefault(needle, []).append(start)
+        return hits
+
+
+def _pivot_regex(pivot: str, items: list[tuple[str, int]]) -> re.Pattern[str]:
+    """``pivot`` then, for each needle, lookarounds for the text before and after its pivot."""
+    alternatives: list[str] = []
+    for needle, idx in items:
+        before, after = needle[:idx], needle[idx + 1 :]
+        if not before and not after:
+            return re.compile(re.escape(pivot))
+        alternatives.append(
+            (f"(?<={re.escape(before + pivot)})" if before else "") + (f"(?={re.escape(after)})" if after else "")
+        )
+    return re.compile(re.escape(pivot) + "(?:" + "|".join(alternatives) + ")")
