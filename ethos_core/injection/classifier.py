@@ -29,8 +29,10 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import importlib
 import re
 import urllib.parse
+from typing import Any
 
 import attrs
 
@@ -47,6 +49,8 @@ MAX_DEPTH = 2
 EXCERPT = 80
 
 _COMPILED = rules.compile_rules()
+# pyahocorasick ships no type information; the automaton is used through ``Any``.
+_ahocorasick: Any = importlib.import_module("ahocorasick")
 
 _QUOTES = "\"'“”‘’«»„‚「」『』`"
 _MENTION_BEFORE = re.compile(
@@ -154,9 +158,19 @@ def _build_index() -> tuple[dict[str, list[rules.CompiledRule]], list[rules.Comp
 
 
 _INDEX, _UNANCHORED = _build_index()
-_ASCII_ANCHORS = tuple(a for a in _INDEX if a.isascii())
-_OTHER_ANCHORS = tuple(a for a in _INDEX if not a.isascii())
-MAX_ANCHOR_HITS = 4096  # positions tried per anchor; beyond that the rules search the text
+
+
+def _build_automaton() -> Any:
+    """One Aho-Corasick automaton over every anchor: a single pass yields all occurrences,
+    overlapping ones included, as ``(end index, (len - 1, rules))``."""
+    automaton = _ahocorasick.Automaton()
+    for anchor, anchored in _INDEX.items():
+        automaton.add_word(anchor, (len(anchor) - 1, tuple(anchored)))
+    automaton.make_automaton()
+    return automaton
+
+
+_AUTOMATON = _build_automaton()
 
 
 def _accept(rule: rules.CompiledRule, folded: str, m: re.Match[str]) -> bool:
@@ -178,36 +192,38 @@ def _search_rule(rule: rules.CompiledRule, folded: str) -> re.Match[str] | None:
 def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
     """Record the first accepted match of each signal not yet in ``found``.
 
-    Each rule is tried only where one of its literal anchors occurs (``str.find``), which
-    keeps the cost near one pass per anchor instead of one regex pass per rule.
+    Each rule is tried only where one of its literal anchors occurs. One Aho-Corasick pass
+    finds every anchor occurrence (overlaps included); a position inside a word is skipped
+    before any rule runs (no rule is accepted there), and whether a position is quoted is
+    computed once per position (it does not depend on the rule).
     """
-
-    def record(rule: rules.CompiledRule, m: re.Match[str]) -> None:
-        found[rule.signal] = Tier1Match(rule.signal, m.group(0)[:EXCERPT], where)
-
-    anchors = _ASCII_ANCHORS if folded.isascii() else _ASCII_ANCHORS + _OTHER_ANCHORS
-    for anchor in anchors:
-        candidates = [r for r in _INDEX[anchor] if r.signal not in found]
-        if not candidates:
-            continue
-        pos = folded.find(anchor)
-        hits = 0
-        while pos != -1 and candidates:
-            hits += 1
-            if hits > MAX_ANCHOR_HITS:
-                for rule in candidates:
-                    if rule.signal not in found and (m := _search_rule(rule, folded)) is not None:
-                        record(rule, m)
-                break
-            for rule in candidates:
-                m = rule.pattern.match(folded, pos)
-                if m is not None and _accept(rule, folded, m):
-                    record(rule, m)
-            candidates = [r for r in candidates if r.signal not in found]
-            pos = folded.find(anchor, pos + 1)
+    mention: dict[int, bool] = {}
+    sensitive = rules.MENTION_SENSITIVE
+    for end, (back, anchored) in _AUTOMATON.iter(folded):
+        start = end - back
+        if start:
+            first = folded[start]
+            if first.isascii() and first.isalnum():
+                prev = folded[start - 1]
+                if prev.isalnum() or prev == "_":
+                    continue
+        for rule in anchored:
+            signal = rule.signal
+            if signal in found:
+                continue
+            m = rule.pattern.match(folded, start)
+            if m is None:
+                continue
+            if signal in sensitive:
+                quoted = mention.get(start)
+                if quoted is None:
+                    quoted = mention[start] = _is_mention(folded, start)
+                if quoted:
+                    continue
+            found[signal] = Tier1Match(signal, m.group(0)[:EXCERPT], where)
     for rule in _UNANCHORED:
         if rule.signal not in found and (m := _search_rule(rule, folded)) is not None:
-            record(rule, m)
+            found[rule.signal] = Tier1Match(rule.signal, m.group(0)[:EXCERPT], where)
 
 
 def _printable_ratio(text: str) -> float:
