@@ -296,7 +296,13 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
     for requires, needle_set in _LOWER_NEEDLES:
         if _has_any(text, requires):
             lower_hits.update(needle_set.find(lowered))
-    for detector, ignorecase, needles, single in _DETECTOR_PLAN:
+    triggered = set(_ALWAYS_CHECKED)
+    for needle in cased_hits:
+        triggered.update(_CASED_OWNERS.get(needle, ()))
+    for needle in lower_hits:
+        triggered.update(_LOWER_OWNERS.get(needle, ()))
+    for index in sorted(triggered):  # detector order: it breaks label ties in _resolve
+        detector, ignorecase, needles, single = _DETECTOR_PLAN[index]
         if detector.requires and not _has_any(text, detector.requires):
             continue
         hits = lower_hits if ignorecase else cased_hits
@@ -308,14 +314,21 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
             if found:
                 _run_led(detector, detector.lead, text, found, out)
         elif found or not detector.anchors or any(a in (lowered if ignorecase else text) for a in single):
-            for m in detector.regex.finditer(text):
+            start = 0
+            if detector.gate is not None:
+                gate, back = detector.gate
+                g = gate.search(text)
+                if g is None:
+                    continue
+                start = max(0, g.start() - back)
+            for m in detector.regex.finditer(text, start):
                 _emit(detector, m, text, out)
     _url_credentials(text, out)
     matcher = matcher_for(known_values) if known_values else None
     if matcher is not None:
         out.extend(matcher.find(lowered))
     if decode:
-        out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHORS)))
+        out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHOR_SET)))
         out.extend(_hex_layer(text, lowered, known_values))
         out.extend(_escape_layer(text, known_values))
     return out
@@ -328,12 +341,9 @@ def _has_any(text: str, chars: str) -> bool:
     return any(c in text for c in chars)
 
 
-def _merged(hits: Mapping[str, list[int]], needles: Iterable[str]) -> list[int]:
-    positions: list[int] = []
-    for needle in needles:
-        found = hits.get(needle)
-        if found:
-            positions.extend(found)
+def _merged(hits: Mapping[str, list[int]], needles: frozenset[str]) -> list[int]:
+    """Sorted positions of the hits on ``needles``."""
+    positions = [p for needle, found in hits.items() if needle in needles for p in found]
     positions.sort()
     return positions
 
@@ -359,6 +369,24 @@ _LOWER_NEEDLES: tuple[tuple[str, LiteralSet], ...] = tuple(
     for req in sorted({d.requires for d in DETECTORS if d.ignorecase})
 )
 _HEX_NEEDLES = LiteralSet(_HEX_ANCHORS)
+_B64_ANCHOR_SET = frozenset(_B64_ANCHORS)
+_HEX_ANCHOR_SET = frozenset(_HEX_ANCHORS)
+
+
+def _owners(ignorecase: bool) -> dict[str, tuple[int, ...]]:
+    """Anchor → indices of the detectors (of that case mode) it triggers."""
+    owners: dict[str, list[int]] = {}
+    for index, (_, ic, needles, _) in enumerate(_DETECTOR_PLAN):
+        if ic == ignorecase:
+            for needle in needles:
+                owners.setdefault(needle, []).append(index)
+    return {needle: tuple(indices) for needle, indices in owners.items()}
+
+
+_CASED_OWNERS = _owners(ignorecase=False)
+_LOWER_OWNERS = _owners(ignorecase=True)
+# Detectors looked at on every call: no anchors, or a single-character anchor checked by ``in``.
+_ALWAYS_CHECKED = frozenset(i for i, (_, _, needles, single) in enumerate(_DETECTOR_PLAN) if single or not needles)
 
 
 def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:
@@ -492,7 +520,7 @@ def _b64decode(run: str) -> str:
 
 def _hex_layer(text: str, lowered: str, known_values: Mapping[str, str]) -> Iterator[Candidate]:
     done_until = -1
-    for pos in _merged(_HEX_NEEDLES.find(lowered), _HEX_ANCHORS):
+    for pos in _merged(_HEX_NEEDLES.find(lowered), _HEX_ANCHOR_SET):
         if pos < done_until:
             continue
         start, end = _expand(lowered, pos, pos + 2, _HEX_RUN)

@@ -59,6 +59,10 @@ class Detector:
     # Case-sensitive detectors: every match starts exactly ``lead`` characters before an anchor
     # occurrence, so the regex is tried only there (``match``) instead of scanning the text.
     lead: int | None = None
+    # ``(regex, n)``: every match holds a match of this literal-first regex starting at most ``n``
+    # characters after its own start; without one the detector is skipped, and the scan starts
+    # ``n`` characters before the first.
+    gate: tuple[re.Pattern[str], int] | None = None
 
     @property
     def ignorecase(self) -> bool:
@@ -256,6 +260,7 @@ DETECTORS: tuple[Detector, ...] = (
         (".",),
         check=_mixed,
         priority=3,
+        gate=(re.compile(r"\.[" + _TOK + r"]{6}\."), 28),
     ),
     _d(
         "discord_webhook",
