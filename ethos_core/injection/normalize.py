@@ -37,17 +37,43 @@ CONFUSABLES: dict[str, str] = {
     "ᴡ": "w", "ᴢ": "z",
 }
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
-_CONFUSABLE_RE = re.compile("[" + "".join(CONFUSABLES) + "]")
 
 # Combining marks are dropped after NFKD-style decomposition so "ïgnörè" reads as "ignore".
 _COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_HSPACE_RE = re.compile(r"[^\S\n ]|  +")
-_NEWLINES_RE = re.compile(r" ?\n\s+| \n")
+_CONFUSABLE_RUN_RE = re.compile("[" + "".join(CONFUSABLES) + "]+")
+# Every character ``str.isspace`` (and so regex ``\s``) accepts lies below U+3001.
+_OTHER_SPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace() and ch not in "\n ")
+_OTHER_SPACE_ASCII = tuple(ch for ch in _OTHER_SPACE if ch.isascii())
+_OTHER_SPACE_RE = re.compile("[" + re.escape(_OTHER_SPACE) + "]")
+_LINE_BREAK_RUN_RE = re.compile(r"\n\s+")
 
 
 def remove_invisible(text: str) -> str:
     """``text`` without invisible format characters (zero-width, bidi controls, tags, …)."""
     return INVISIBLE_RE.sub("", text)
+
+
+def _fold_confusables(run: re.Match[str]) -> str:
+    return run.group(0).translate(_CONFUSABLE_TABLE)
+
+
+def _collapse_space(text: str) -> str:
+    """Each run of whitespace becomes one line break if it holds one, else one space.
+
+    Every step starts at a literal or a rare character, so ordinary text costs a few C scans.
+    """
+    if text.isascii():
+        if any(ch in text for ch in _OTHER_SPACE_ASCII):
+            text = _OTHER_SPACE_RE.sub(" ", text)
+    elif _OTHER_SPACE_RE.search(text):
+        text = _OTHER_SPACE_RE.sub(" ", text)
+    while "  " in text:  # halves every run of spaces per round
+        text = text.replace("  ", " ")
+    if "\n " in text or "\n\n" in text:
+        text = _LINE_BREAK_RUN_RE.sub("\n", text)
+    if " \n" in text:
+        text = text.replace(" \n", "\n")
+    return text
 
 
 def fold(text: str) -> str:
@@ -58,11 +84,9 @@ def fold(text: str) -> str:
         text = _COMBINING_RE.sub("", text)
         text = unicodedata.normalize("NFKC", text)
     text = text.casefold()
-    if not text.isascii() and _CONFUSABLE_RE.search(text):
-        text = text.translate(_CONFUSABLE_TABLE)
-    text = _HSPACE_RE.sub(" ", text)
-    text = _HSPACE_RE.sub(" ", text)  # a tab next to a space leaves a double space once
-    return _NEWLINES_RE.sub("\n", text)
+    if not text.isascii():
+        text = _CONFUSABLE_RUN_RE.sub(_fold_confusables, text)
+    return _collapse_space(text)
 
 
 def fold_pattern(pattern: str) -> str:
