@@ -31,6 +31,7 @@ import binascii
 import html
 import importlib
 import re
+import string
 import urllib.parse
 from typing import Any
 
@@ -295,41 +296,116 @@ def _decode_tags(segment: str) -> str | None:
     return "".join(chr(ord(ch) - 0xE0000) for ch in segment)
 
 
+def _class_table(chars: str) -> bytes:
+    """``bytes.translate`` table: bytes of ``chars`` (ASCII) to ``a``, every other byte to a space."""
+    return bytes(0x61 if chr(b) in chars else 0x20 for b in range(256))
+
+
+_B64_TABLE = _class_table(string.ascii_letters + string.digits + "+/_=-")
+_HEX_TABLE = _class_table(string.hexdigits + " :,-")
+_MIN_RUN = 24  # a base64 or hex segment needs 24 characters of its class in a row
+
+
+def _long_runs(text: str, encoded: bytes, table: bytes) -> list[tuple[int, int]]:
+    """Spans of ``text`` that are maximal runs of at least ``_MIN_RUN`` characters of the ASCII
+    class marked in ``table``, found with C byte scans over the UTF-8 copy ``encoded``."""
+    mapped = encoded.translate(table)
+    needle = b"a" * _MIN_RUN
+    spans: list[tuple[int, int]] = []
+    one_byte_chars = len(encoded) == len(text)
+    last_byte = last_char = 0
+    pos = mapped.find(needle)
+    while pos >= 0:
+        start = mapped.rfind(b" ", 0, pos) + 1
+        end = mapped.find(b" ", pos + _MIN_RUN)
+        if end < 0:
+            end = len(mapped)
+        if one_byte_chars:
+            spans.append((start, end))
+        else:  # a run is ASCII, so its bounds are character boundaries and it is one byte a character
+            char_start = last_char + len(encoded[last_byte:start].decode("utf-8", "surrogatepass"))
+            last_byte, last_char = end, char_start + (end - start)
+            spans.append((char_start, last_char))
+        pos = mapped.find(needle, end)
+    return spans
+
+
+def _percent_spans(text: str) -> list[tuple[int, int]]:
+    """Spans that can hold a URL-encoded segment: each ``%XX`` of a segment is at most 33
+    characters after the previous one, and the segment reaches at most 30 characters before
+    its first and 33 after its last ``%``; a segment needs three of them."""
+    spans: list[tuple[int, int]] = []
+    first = last = text.find("%")
+    count = 0
+    while last >= 0:
+        count += 1
+        nxt = text.find("%", last + 1)
+        if nxt < 0 or nxt - last > 33:
+            if count >= 3:
+                lo, hi = max(0, first - 30), min(len(text), last + 33)
+                if spans and lo <= spans[-1][1]:
+                    lo = spans.pop()[0]
+                spans.append((lo, hi))
+            first, count = nxt, 0
+        last = nxt
+    return spans
+
+
+def _whole(text: str) -> list[tuple[int, int]]:
+    return [(0, len(text))]
+
+
+def _segment_spans(kind: str, text: str, encoded: bytes) -> list[tuple[int, int]]:
+    """Where the decoder ``kind`` can match at all: a necessary condition checked with C scans,
+    so ordinary prose skips the per-character regex passes."""
+    if kind == "unicode_tags":
+        return _whole(text) if b"\xf3\xa0\x80" in encoded or b"\xf3\xa0\x81" in encoded else []
+    if kind == "base64":
+        return _long_runs(text, encoded, _B64_TABLE)
+    if kind == "hex":
+        return _long_runs(text, encoded, _HEX_TABLE)
+    if kind == "hex_escape":
+        return _whole(text) if "\\x" in text else []
+    if kind == "uni_escape":
+        return _whole(text) if "\\u" in text else []
+    if kind == "url":
+        return _percent_spans(text) if "%" in text else []
+    return _whole(text) if "&" in text else []  # html
+
+
 _DECODERS = (
-    ("unicode_tags", _TAGS_RE, _decode_tags),
-    ("base64", _B64_RE, _decode_b64),
-    ("hex", _HEX_RE, _decode_hex),
-    ("escape", _HEX_ESC_RE, _decode_hex_escapes),
-    ("escape", _UNI_ESC_RE, _decode_uni_escapes),
-    ("url", _URLENC_RE, _decode_url),
-    ("html", _ENTITY_RE, _decode_entities),
+    ("unicode_tags", "unicode_tags", _TAGS_RE, _decode_tags),
+    ("base64", "base64", _B64_RE, _decode_b64),
+    ("hex", "hex", _HEX_RE, _decode_hex),
+    ("escape", "hex_escape", _HEX_ESC_RE, _decode_hex_escapes),
+    ("escape", "uni_escape", _UNI_ESC_RE, _decode_uni_escapes),
+    ("url", "url", _URLENC_RE, _decode_url),
+    ("html", "html", _ENTITY_RE, _decode_entities),
 )
 
 
 def _decoded_segments(text: str, budget: list[int]) -> list[tuple[str, str]]:
-    """(where, decoded text) for bounded encoded segments of ``text``; ``budget`` = [segments, chars]."""
+    """(where, decoded text) for bounded encoded segments of ``text``; ``budget`` = [segments, chars].
+
+    Each decoder's regex runs only over the spans where it can match (see
+    :func:`_segment_spans`); every match lies inside one span, so the matches and their order
+    are those of a pass over the whole text.
+    """
     out: list[tuple[str, str]] = []
-    has_pct = "%" in text
-    has_amp = "&" in text
-    has_esc = "\\" in text
-    for where, pattern, decoder in _DECODERS:
-        if where == "url" and not has_pct:
-            continue
-        if where == "html" and not has_amp:
-            continue
-        if where == "escape" and not has_esc:
-            continue
-        for m in pattern.finditer(text):
-            if budget[0] <= 0 or budget[1] <= 0:
-                return out
-            segment = m.group(0)[:MAX_SEGMENT_CHARS]
-            decoded = decoder(segment)
-            if decoded is None:
-                continue
-            decoded = decoded[: budget[1]]
-            budget[0] -= 1
-            budget[1] -= len(decoded)
-            out.append((where, decoded))
+    encoded = text.encode("utf-8", "surrogatepass")
+    for where, kind, pattern, decoder in _DECODERS:
+        for span_start, span_end in _segment_spans(kind, text, encoded):
+            for m in pattern.finditer(text, span_start, span_end):
+                if budget[0] <= 0 or budget[1] <= 0:
+                    return out
+                segment = m.group(0)[:MAX_SEGMENT_CHARS]
+                decoded = decoder(segment)
+                if decoded is None:
+                    continue
+                decoded = decoded[: budget[1]]
+                budget[0] -= 1
+                budget[1] -= len(decoded)
+                out.append((where, decoded))
     return out
 
 
