@@ -88,18 +88,51 @@ def neutralize(text: str, nonce: str | None = None) -> tuple[str, int]:
     return text, count
 
 
-_MARKER_HINT_RE = re.compile("untrusted|quarantine|[\u27e6\u27e7\u301a\u301b\u27ec\u27ed\u2983\u2984\u27ea\u27eb]|e[\\W_]{1,3}t[\\W_]{0,3}h")
+_MARKER_BRACKETS_RE = re.compile("[\u27e6\u27e7\u301a\u301b\u27ec\u27ed\u2983\u2984\u27ea\u27eb]")
+_SPACED_ETHOS_RE = re.compile(_spaced("ethos"))
+_REACH = 100  # every marker-like span ends well within this many characters of its anchor
+
+
+def _marker_regions(probe: str) -> list[tuple[int, int]]:
+    """Merged spans that hold every marker-like match of ``probe``.
+
+    Each alternative of the marker pattern contains an anchor: a (spaced) ``ethos`` at its start,
+    the word ``untrusted`` at most ``[ \t]*`` plus 13 characters after its start, or a bracket.
+    A span reaches ``_REACH`` past its anchor, so no match (nor a word-boundary test) is cut.
+    """
+    spans = [(m.start(), m.start() + _REACH) for m in _SPACED_ETHOS_RE.finditer(probe)]
+    spans += [(m.start(), m.start() + 1) for m in _MARKER_BRACKETS_RE.finditer(probe)]
+    pos = probe.find("untrusted")
+    while pos >= 0:
+        lead = pos
+        while lead > 0 and probe[lead - 1] in " \t":
+            lead -= 1
+        spans.append((max(0, lead - 20), pos + _REACH))
+        pos = probe.find("untrusted", pos + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def count_marker_like(text: str, *, folded: bool = False) -> int:
     """How many marker-like spans ``text`` holds (the classifier's ``inj.wrapper_forgery``).
 
     ``folded=True`` says ``text`` is already folded (lower case, invisible characters removed).
+    The pattern runs only over the spans around its anchors (:func:`_marker_regions`); the
+    matches are those of a pass over the whole text.
     """
     probe = text if folded else skeleton(remove_invisible(text))
-    if not _MARKER_HINT_RE.search(probe):
-        return 0
-    return sum(1 for m in _MARKER_LIKE_RE.finditer(probe) if m.end() > m.start())
+    return sum(
+        1
+        for lo, hi in _marker_regions(probe)
+        for m in _MARKER_LIKE_RE.finditer(probe, lo, min(hi, len(probe)))
+        if m.end() > m.start()
+    )
 
 
 def _check_nonce(nonce: str) -> str:
