@@ -51,6 +51,14 @@ def run() -> list[dict[str, Any]]:
     p50 = statistics.median(samples)
     p99 = _percentile(samples, 99)
     mb_s = (len(page.encode()) / 1e6) / p50
+
+    result = _page(4_000, clean)  # the size of a typical untrusted tool result
+    classify(result)
+    small: list[float] = []
+    for _ in range(200):
+        start = time.perf_counter()
+        classify(result)
+        small.append(time.perf_counter() - start)
     return [
         {"name": "injection.tier1.recall", "workload": f"{len(attacks)} labelled injections", "rate": round(recall * 100, 1),
          "unit": "%", "p50_us": None, "p99_us": None, "ratio": round(recall / 0.90, 2), "note": "goal >= 90 %"},
@@ -59,6 +67,9 @@ def run() -> list[dict[str, Any]]:
         {"name": "injection.tier1.throughput", "workload": "100 KB page of clean look-alikes", "rate": round(mb_s, 2),
          "unit": "MB/s", "p50_us": round(p50 * 1e6), "p99_us": round(p99 * 1e6), "ratio": round(p99 / 0.005, 2),
          "note": "ratio = p99 / 5 ms goal"},
+        {"name": "injection.tier1.tool_result_4kb", "workload": "4 KB of clean look-alikes (one tool result)", "rate": None,
+         "unit": "", "p50_us": round(statistics.median(small) * 1e6), "p99_us": round(_percentile(small, 99) * 1e6),
+         "ratio": None, "note": "per-call cost in the agent loop"},
     ]
 
 
