@@ -34,6 +34,27 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_TREE_ENCODER = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(
+        None, _CANONICAL.default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+)
+
+
+def canonical_json_tree(value: Any) -> str:
+    """:func:`canonical_json` of an acyclic value (a fresh tree from ``scrub_value``, a row tuple).
+
+    Same text; skips the per-call encoder set-up and the circular-reference bookkeeping, so a
+    cyclic value would recurse until RecursionError: never pass caller-owned structures.
+    """
+    if _TREE_ENCODER is None:
+        return _CANONICAL.encode(value)
+    return "".join(_TREE_ENCODER(value, 0))
+
+
 def row_hash(prev_hash: str, fields: Sequence[Any]) -> str:
     """Hash of one event row: ``fields`` are the values of ``schema.EVENT_FIELDS`` in order.
 

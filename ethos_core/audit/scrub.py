@@ -133,13 +133,21 @@ def scrub_value(value: Any, redact: Redactor, depth: int = 0) -> Any:
 
 
 def _scrub_mapping(value: Mapping[Any, Any], redact: Redactor, depth: int) -> dict[str, Any]:
-    # Leaves (non-empty strings, ints, bools, None) are handled inline: same result as
-    # scrub_value(item, redact, depth + 1), without a call per leaf.
+    # Leaves and plain dicts are handled inline (the redactor call included): exactly
+    # scrub_value(item, redact, depth + 1), without one or two Python calls per string.
     out: dict[str, Any] = {}
     child = depth + 1
     for raw_key, item in value.items():
         if type(raw_key) is str:
-            key = safe_redact(redact, raw_key) if raw_key else raw_key
+            key = raw_key
+            if raw_key:
+                try:
+                    key = redact(raw_key)
+                except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+                    key = REDACTION_ERROR
+                else:
+                    if not isinstance(key, str):
+                        key = REDACTION_ERROR
             if key_names_secret(raw_key):
                 # The key text itself is kept only after redaction; the value is masked.
                 out[key] = _mask(item, child)
@@ -148,9 +156,25 @@ def _scrub_mapping(value: Mapping[Any, Any], redact: Redactor, depth: int) -> di
             key = str(_scalar(raw_key, redact))
         kind = type(item)
         if kind is str:
-            out[key] = _redact_str(item, redact) if item else item
+            if item:
+                try:
+                    redacted = redact(item)
+                except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+                    redacted = REDACTION_ERROR
+                else:
+                    if type(redacted) is not str:
+                        redacted = REDACTION_ERROR
+                out[key] = redacted
+            else:
+                out[key] = item
         elif kind is int or kind is bool or item is None:
             out[key] = item
+        elif child > MAX_DEPTH:
+            out[key] = DEPTH_MARK
+        elif kind is float:
+            out[key] = item if math.isfinite(item) else str(item)
+        elif kind is dict or kind is MappingProxyType:
+            out[key] = _scrub_mapping(item, redact, child)
         else:
             out[key] = scrub_value(item, redact, child)
     return out

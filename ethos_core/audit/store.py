@@ -48,10 +48,16 @@ from typing import Any
 import attrs
 
 from ethos_core.audit import retention as _retention
-from ethos_core.audit.chain import VerifyResult, canonical_json, row_hash_from_parts, verify_chain
+from ethos_core.audit.chain import (
+    VerifyResult,
+    canonical_json,
+    canonical_json_tree,
+    row_hash_from_parts,
+    verify_chain,
+)
 from ethos_core.audit.events import CATEGORIES
 from ethos_core.audit.schema import EVENT_FIELDS, FTS_INDEX_SQL, SchemaTooNewError, connect, migrate
-from ethos_core.audit.scrub import Redactor, scrub_text, scrub_value
+from ethos_core.audit.scrub import REDACTION_ERROR, Redactor, scrub_text, scrub_value
 from ethos_core.audit.sinks import SinkDispatcher
 from ethos_core.errors import AuditWriteError
 from ethos_core.stages import Stage
@@ -69,7 +75,15 @@ _INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 
 
-_MAX_ROWS_PER_STATEMENT = 1024  # one statement per batch: 16 columns × 1024 rows ≤ SQLite's 32766 variables
+_MAX_ROWS_PER_STATEMENT = 2047  # 16 columns × 2047 rows ≤ SQLite's default limit of 32766 variables
+
+# FTS5 keeps a batch's new index entries in memory until they exceed ``hashsize`` (default 1 MB),
+# then writes a segment; later merges rewrite it. A batch of ~1 KB events fits in 8 MB: one
+# segment per batch and less merge work. Stored once in events_fts_config (queries unaffected).
+_FTS_HASHSIZE = 8 * 1024 * 1024
+
+# The writer's page cache (negative = KiB): a batch dirties several MB; the 2 MB default spills.
+_WRITER_PRAGMAS: Mapping[str, str | int] = {"cache_size": -16384}
 _ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
 
 
@@ -176,8 +190,18 @@ _Item = _Row | _Snapshot | _Stop
 
 
 def _redact_column(value: str | None, redact: Redactor) -> str | None:
-    # ethos's own fixed vocabulary is a constant of the code, never a secret.
-    return value if value is None or value in _VOCABULARY else scrub_text(value, redact)
+    """``scrub_text(value, redact)``, except for ethos's own fixed vocabulary (a constant of the
+    code, never a secret)."""
+    if value is None or value in _VOCABULARY:
+        return value
+    text = str(value)
+    if not text:
+        return text
+    try:
+        out = redact(text)
+    except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+        return REDACTION_ERROR
+    return out if isinstance(out, str) else REDACTION_ERROR
 
 
 class AuditStore:
@@ -197,7 +221,7 @@ class AuditStore:
         retention: Mapping[str, str] | None = None,
         sinks: Sequence[object] = (),
         queue_size: int = 8192,
-        batch_size: int = 1024,
+        batch_size: int = 4096,
         busy_timeout: float = 5.0,
         put_timeout: float = 30.0,
         retry_interval: float = 0.5,
@@ -214,6 +238,7 @@ class AuditStore:
         self.retry_interval = retry_interval
         self.batch_size = max(1, batch_size)
         self._pragmas = dict(pragmas or {})
+        self._fts_tuned = False
         # The bounded queue: a list the writer swaps out whole (one lock round trip per batch,
         # not per item). Items are numbered by position: the n-th item enqueued has seq n.
         self._capacity = max(1, queue_size)
@@ -235,7 +260,7 @@ class AuditStore:
         self._snap_lock = threading.Lock()
         self._abandon = threading.Event()
         try:
-            self._conn = connect(self.path, busy_timeout=busy_timeout, pragmas=self._pragmas)
+            self._conn = connect(self.path, busy_timeout=busy_timeout, pragmas={**_WRITER_PRAGMAS, **self._pragmas})
             try:
                 self._per_statement = _rows_per_statement(self._conn)
                 self.schema_version = migrate(self._conn)
@@ -271,7 +296,7 @@ class AuditStore:
         """
         self._raise_if_failed()
         values = self._row_values(event)
-        self._put((values, canonical_json(values[:-1])))
+        self._put((values, canonical_json_tree(values[:-1])))
 
     def _row_values(self, event: AuditEvent) -> tuple[Any, ...]:
         r = self.redact
@@ -293,7 +318,7 @@ class AuditStore:
             _redact_column(event.verdict, r),
             _redact_column(event.source, r),
             snapshot,
-            canonical_json(data),
+            canonical_json_tree(data),  # a fresh tree from scrub_value: acyclic
         )
 
     def register_policy(self, personality: str, policy: Any) -> str:
@@ -474,6 +499,8 @@ class AuditStore:
                 raise AuditWriteError("chain state row is missing; run `ethos audit verify`")
             head_id, head_hash = int(state[0]), str(state[1])
             first_id = head_id
+            if not self._fts_tuned:
+                self._tune_fts(conn)
             # Flat parameters of every row, in _INSERT_COLUMNS order.
             params: list[Any] = []
             append, extend = params.append, params.extend
@@ -505,6 +532,7 @@ class AuditStore:
                 except sqlite3.Error:
                     pass
             raise
+        self._fts_tuned = True
         # A file unlinked during the transaction took the batch with it: not acknowledged.
         self._check_file()
         count = head_id - first_id
@@ -514,6 +542,13 @@ class AuditStore:
         return [
             dict(zip(_INSERT_COLUMNS, params[k : k + width], strict=True)) for k in range(0, len(params), width)
         ]
+
+    @staticmethod
+    def _tune_fts(conn: sqlite3.Connection) -> None:
+        """Set the FTS5 ``hashsize`` of the file once, inside the writer's first transaction."""
+        row = conn.execute("SELECT v FROM events_fts_config WHERE k = 'hashsize'").fetchone()
+        if row is None or row[0] != _FTS_HASHSIZE:
+            conn.execute("INSERT INTO events_fts(events_fts, rank) VALUES ('hashsize', ?)", (_FTS_HASHSIZE,))
 
     # --- reporting ---------------------------------------------------------------------------
 
