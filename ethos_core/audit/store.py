@@ -75,7 +75,10 @@ _INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 
 
-_MAX_ROWS_PER_STATEMENT = 2047  # 16 columns × 2047 rows ≤ SQLite's default limit of 32766 variables
+# Rows per multi-row INSERT. Each statement releases and re-takes the GIL (a switch interval when
+# producers are busy), so fewer is better; but SQLite's per-row cost grows with very long VALUES
+# lists and each new length is a fresh prepare. 512 rows (8192 variables) balances the two.
+_MAX_ROWS_PER_STATEMENT = 512
 
 # FTS5 keeps a batch's new index entries in memory until they exceed ``hashsize`` (default 1 MB),
 # then writes a segment; later merges rewrite it. A batch of ~1 KB events fits in 8 MB: one
@@ -87,7 +90,7 @@ _WRITER_PRAGMAS: Mapping[str, str | int] = {"cache_size": -16384}
 _ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _multi_insert_sql(count: int) -> str:
     head = _INSERT_SQL.split(" VALUES ")[0]
     return f"{head} VALUES {', '.join([_ROW_PLACEHOLDERS] * count)}"
@@ -106,7 +109,7 @@ def _insert_rows(conn: sqlite3.Connection, params: list[Any], per_statement: int
     """Insert flat ``params`` (one row = len(_INSERT_COLUMNS) values) with multi-row statements.
 
     Each ``execute`` releases and re-takes the GIL around ``sqlite3_step``; while producers run
-    Python, re-taking it can cost a switch interval, so a batch uses as few statements as it can.
+    Python, re-taking it can cost a switch interval, so a batch uses few statements.
     """
     width = len(_INSERT_COLUMNS)
     step = per_statement * width
