@@ -94,16 +94,6 @@ class PyFacts:
     hooks: list[tuple[str, int, str]] = attrs.field(factory=list)
 
 
-def _docstring_ids(tree: ast.AST) -> set[int]:
-    ids: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
-
-
 def _is_assembled(node: ast.AST) -> bool:
     """A string built at run time from pieces (concatenation, join, format, chr, slicing…)."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
@@ -142,10 +132,14 @@ def _blob_kind(value: str | bytes) -> str | None:
     if isinstance(value, bytes):
         if len(value) >= 64 and value.startswith(_COMPRESSED_MAGIC):
             return "compressed"
+        if len(value) < BLOB_MIN:
+            return None  # neither a text blob (compact < BLOB_MIN) nor a binary one (< 2 * BLOB_MIN)
         try:
             value = value.decode("ascii")
         except UnicodeDecodeError:
             return "binary" if len(value) >= BLOB_MIN * 2 else None
+    elif len(value) < BLOB_MIN:
+        return None  # the whitespace-free form can only be shorter
     compact = "".join(value.split())
     if len(compact) < BLOB_MIN:
         return None
@@ -157,9 +151,56 @@ def _blob_kind(value: str | bytes) -> str | None:
     return None
 
 
-# Child fields worth descending into, per node type (contexts and operators are leaves).
-_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Name: (), ast.Constant: ()}
+# How the walk descends, per node type: ((field, kind), ...) in *reverse* field order, so that
+# pushing onto a stack pops children in source order. Read from each node class's ASDL
+# signature (``FunctionDef(identifier name, arguments args, stmt* body, ...)``): identifier,
+# string, int and constant fields are leaves, contexts and operators are skipped, ``T*`` is a
+# list. A class whose signature cannot be read falls back to inspecting values (_ANY).
+_ONE, _MANY, _ANY = 0, 1, 2
+_LEAF_TYPES = frozenset({"identifier", "string", "int", "constant", "expr_context", "boolop", "operator", "unaryop", "cmpop"})
+_SIGNATURE_RE = re.compile(r"^\w+(?:\((.*)\))?$")
+_CHILD_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[tuple[str, int], ...]:
+    fields: tuple[tuple[str, int], ...] = ()
+    if issubclass(cls, ast.AST):
+        names: tuple[str, ...] = cls._fields
+        m = _SIGNATURE_RE.match((cls.__doc__ or "").strip())
+        parsed = [part.split() for part in m.group(1).split(", ")] if m and m.group(1) else []
+        if m and [p[-1] for p in parsed] == list(names) and all(len(p) == 2 for p in parsed):
+            fields = tuple((name, _MANY if typ.endswith("*") else _ONE) for typ, name in reversed(parsed)
+                           if typ.rstrip("*?") not in _LEAF_TYPES)
+        else:
+            fields = tuple((name, _ANY) for name in reversed(names) if name not in ("ctx", "op", "ops"))
+    _CHILD_FIELDS[cls] = fields
+    return fields
+
+
+_MODULE_RULE_CACHE: dict[str, str | None] = {}
+
+
+def _module_rule(dotted: str) -> str | None:
+    """The rule a dotted name falls under by its module prefix (pure, so cached across files;
+    the cache holds at most 4096 short names so adversarial input cannot grow it)."""
+    try:
+        return _MODULE_RULE_CACHE[dotted]
+    except KeyError:
+        pass
+    rule: str | None = None
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        rule = MODULE_RULES.get(".".join(parts[:i]))
+        if rule:
+            break
+    if rule is None and dotted.startswith("ethos_core.") and dotted not in ALLOWED_ETHOS and \
+            not any(dotted.startswith(a + ".") for a in ALLOWED_ETHOS[1:]):
+        rule = "code.engine_internals"
+    if len(dotted) <= 200:
+        if len(_MODULE_RULE_CACHE) >= 4096:
+            _MODULE_RULE_CACHE.clear()
+        _MODULE_RULE_CACHE[dotted] = rule
+    return rule
 
 
 class _Visitor(ast.NodeVisitor):
@@ -172,8 +213,8 @@ class _Visitor(ast.NodeVisitor):
         self.decoded_names: set[str] = set()
         self.exec_aliases: set[str] = set()
         self.docstrings: set[int] = set()
+        self.may_chr = True  # whether chr() can occur in this file (see run)
         self._seen: set[tuple[str, int]] = set()
-        self._rule_cache: dict[str, str | None] = {}
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -202,21 +243,7 @@ class _Visitor(ast.NodeVisitor):
         parts.append(self.aliases.get(node.id, node.id))
         return ".".join(reversed(parts))
 
-    def module_rule(self, dotted: str) -> str | None:
-        cached = self._rule_cache.get(dotted, False)
-        if cached is not False:
-            return cached  # type: ignore[return-value]
-        rule: str | None = None
-        parts = dotted.split(".")
-        for i in range(len(parts), 0, -1):
-            rule = MODULE_RULES.get(".".join(parts[:i]))
-            if rule:
-                break
-        if rule is None and dotted.startswith("ethos_core.") and dotted not in ALLOWED_ETHOS and \
-                not any(dotted.startswith(a + ".") for a in ALLOWED_ETHOS[1:]):
-            rule = "code.engine_internals"
-        self._rule_cache[dotted] = rule
-        return rule
+    module_rule = staticmethod(_module_rule)
 
     def run(self, tree: ast.AST, text: str) -> None:
         """One iterative pass in source order; handlers only for node types this text can need."""
@@ -225,39 +252,47 @@ class _Visitor(ast.NodeVisitor):
             ast.Assign: self.visit_Assign, ast.Constant: self.visit_Constant,
             ast.FunctionDef: self.visit_FunctionDef, ast.AsyncFunctionDef: self.visit_AsyncFunctionDef,
         }
-        if "__builtins__" in text:
+        # The text gates below are sound only where identifiers are spelled as written: Python
+        # NFKC-normalises non-ASCII identifiers (``ｇｌｏｂａｌｓ`` is ``globals``), so such files get every handler.
+        plain = text.isascii()
+        if not plain or "__builtins__" in text:
             dispatch[ast.Name] = self.visit_Name
-        if "ethos_core" in text:
+        if not plain or "ethos_core" in text:
             dispatch[ast.Attribute] = self.visit_Attribute
-        if any(k in text for k in ("environ", "modules", "globals", "locals", "vars")):
+        if not plain or any(k in text for k in ("environ", "modules", "globals", "locals", "vars")):
             dispatch[ast.Subscript] = self.visit_Subscript
-        docstrings = self.docstrings
-        stack: list[ast.AST] = [tree]
-        pop = stack.pop
-        body_types = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        self.may_chr = not plain or "chr" in text
+        for holder in (ast.Module, ast.ClassDef):
+            dispatch[holder] = self._note_docstring
+        stack: list[Any] = [tree]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        handler_of, fields_of, AST = dispatch.get, _CHILD_FIELDS.get, ast.AST
         while stack:
             node = pop()
-            if isinstance(node, body_types):
-                body = node.body
-                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                    docstrings.add(id(body[0].value))
-            handler = dispatch.get(type(node))
+            cls = type(node)
+            handler = handler_of(cls)
             if handler is not None:
                 handler(node)
-            fields = _CHILD_FIELDS.get(type(node))
+            fields = fields_of(cls)
             if fields is None:
-                fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SKIP_FIELDS)
-            if not fields:
-                continue
-            children: list[ast.AST] = []
-            for field in fields:
+                fields = _child_fields(cls)  # also () for the None/str items some lists hold
+            for field, kind in fields:
                 value = getattr(node, field, None)
-                if isinstance(value, list):
-                    children.extend(v for v in value if isinstance(v, ast.AST))
-                elif isinstance(value, ast.AST):
-                    children.append(value)
-            children.reverse()
-            stack.extend(children)
+                if value is None:
+                    continue
+                if kind == _MANY:
+                    extend(reversed(value))
+                elif kind == _ONE:
+                    push(value)
+                elif type(value) is list:
+                    extend(reversed(value))
+                elif isinstance(value, AST):
+                    push(value)
+
+    def _note_docstring(self, node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            self.docstrings.add(id(body[0].value))
 
     # --- imports -------------------------------------------------------------------------
 
@@ -296,10 +331,12 @@ class _Visitor(ast.NodeVisitor):
     # --- definitions ---------------------------------------------------------------------
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._note_docstring(node)
         if node.name.startswith("ethos_"):
             self.facts.hooks.append((self.path, node.lineno, node.name))
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._note_docstring(node)
         if node.name.startswith("ethos_"):
             self.facts.hooks.append((self.path, node.lineno, node.name))
 
@@ -367,18 +404,21 @@ class _Visitor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         q = self.qualname(func)
-        last = _last(func)
+        # the callee as a bare name or as an attribute ('' when it is neither)
+        fid = func.id if type(func) is ast.Name else ""
+        fattr = func.attr if type(func) is ast.Attribute else ""
+        last = fid or fattr
         args = node.args
         first = args[0] if args else None
         # exec / eval / compile, and exec of decoded data
-        if (isinstance(func, ast.Name) and (func.id in EXEC_BUILTINS or func.id in self.exec_aliases)) or \
+        if (fid and (fid in EXEC_BUILTINS or fid in self.exec_aliases)) or \
                 q in ("builtins.exec", "builtins.eval", "builtins.compile"):
             self.hit("code.dynamic_exec", node, f"{last}()")
             if first is not None and self._is_decoded(first):
                 self.hit("obf.exec_decoded", node, f"{last}() of decoded data")
         # imports with computed names
         if q in ("__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__") or \
-                (isinstance(func, ast.Name) and func.id == "__import__"):
+                fid == "__import__":
             if _literal_str(first) is None:
                 self.hit("code.dynamic_import", node, f"{last}() with a computed name")
                 if first is not None and (_is_assembled(first) or self._is_decoded(first)):
@@ -390,19 +430,19 @@ class _Visitor(ast.NodeVisitor):
                 if rule:
                     self.hit(rule, node, f"imports {_literal_str(first)}")
                     self._note_use(rule, node)
-        if q.startswith("importlib.util.") or q.startswith("importlib.machinery.") or q == "importlib.reload":
+        if q.startswith(("importlib.util.", "importlib.machinery.")) or q == "importlib.reload":
             self.hit("code.dynamic_import", node, q)
         # getattr tricks
-        if isinstance(func, ast.Name) and func.id in ("getattr", "setattr", "delattr") and len(args) >= 2:
+        if fid in ("getattr", "setattr", "delattr") and len(args) >= 2:
             obj_q = self.qualname(args[0])
             if obj_q in ("__builtins__", "builtins") or (isinstance(args[0], ast.Call) and _last(args[0].func) in ("globals", "vars", "locals")):
-                self.hit("obf.builtins_access", node, f"{func.id}() on builtins")
+                self.hit("obf.builtins_access", node, f"{fid}() on builtins")
             name_node = args[1]
             if _literal_str(name_node) is None:
                 if _is_assembled(name_node) or self._is_decoded(name_node):
-                    self.hit("obf.assembled_name", node, f"{func.id}() with a name assembled at run time")
+                    self.hit("obf.assembled_name", node, f"{fid}() with a name assembled at run time")
                 elif obj_q and (obj_q in MODULE_RULES or obj_q in ("os", "sys", "builtins", "importlib", "io", "shutil")):
-                    self.hit("obf.assembled_name", node, f"{func.id}({obj_q}, <computed>)")
+                    self.hit("obf.assembled_name", node, f"{fid}({obj_q}, <computed>)")
             else:
                 target = f"{obj_q}.{_literal_str(name_node)}" if obj_q else ""
                 rule = CALL_RULES.get(target) or (self.module_rule(target) if target else None)
@@ -410,11 +450,12 @@ class _Visitor(ast.NodeVisitor):
                     rule = "code.dynamic_exec"
                 if rule:
                     self.hit(rule, node, f"getattr reaches {target}")
-        if isinstance(func, ast.Name) and func.id in ("vars", "globals", "locals") and args and \
+        if fid in ("vars", "globals", "locals") and args and \
                 self.qualname(args[0]) in ("builtins", "__builtins__"):
             self.hit("obf.builtins_access", node, "vars(builtins)")
         # chr() chains
-        if isinstance(func, ast.Attribute) and func.attr == "join" and args and isinstance(args[0], (ast.ListComp, ast.GeneratorExp, ast.List)):
+        if fattr == "join" and self.may_chr and args and \
+                isinstance(args[0], (ast.ListComp, ast.GeneratorExp, ast.List)):
             if any(isinstance(n, ast.Call) and _last(n.func) == "chr" for n in ast.walk(args[0])):
                 self.hit("obf.assembled_name", node, "string assembled from chr()")
         # module-level call rules
@@ -435,18 +476,18 @@ class _Visitor(ast.NodeVisitor):
                 (q.startswith("os.environ.") or (first is not None and self.qualname(first) in ("os.environ", "os.environb"))):
             self.hit("code.secret_env", node, "copies the whole environment")
         # facts for declared-versus-actual
-        if q in FS_CALLS or (isinstance(func, ast.Name) and func.id == "open") or q.startswith("shutil.") or \
-                (isinstance(func, ast.Attribute) and func.attr in FS_METHODS):
+        if q in FS_CALLS or fid == "open" or q.startswith("shutil.") or \
+                fattr in FS_METHODS:
             self.facts.fs.append((self.path, node.lineno))
-        if isinstance(func, ast.Attribute) and func.attr == "open" and not q.startswith(("os.", "io.", "tempfile.", "gzip.", "zipfile.", "tarfile.", "codecs.", "webbrowser.")):
+        if fattr == "open" and not q.startswith(("os.", "io.", "tempfile.", "gzip.", "zipfile.", "tarfile.", "codecs.", "webbrowser.")):
             self.facts.fs.append((self.path, node.lineno))
-        if isinstance(func, ast.Attribute) and func.attr in ("fetch", "fetcher"):
+        if fattr in ("fetch", "fetcher"):
             self.facts.network.append((self.path, node.lineno))
-        if (isinstance(func, ast.Attribute) and func.attr in ("run", "run_skill_process") and not q.startswith(("subprocess.", "asyncio."))
-                and isinstance(func.value, ast.Name) and func.value.id in ("ctx", "skill", "session", "tools")) or \
+        if (fattr in ("run", "run_skill_process") and not q.startswith(("subprocess.", "asyncio."))
+                and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("ctx", "skill", "session", "tools")) or \
                 q in ("ethos_core.skills.runtime.run", "ethos_core.skills.runtime.run_skill_process"):
             self.facts.exec.append((self.path, node.lineno))
-        if isinstance(func, ast.Attribute) and func.attr == "secret":
+        if fattr == "secret":
             ref = _literal_str(first)
             self.facts.secrets.append((self.path, node.lineno, ref if ref is not None else "<computed>"))
 
@@ -465,7 +506,7 @@ def scan_python(path: str, text: str, facts: PyFacts) -> list[Finding]:
     """Red findings for one Python file; records usage facts into ``facts``."""
     lines = text.splitlines()
     findings: list[Finding] = []
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(lines if HIDDEN_RE.search(text) else (), 1):
         if HIDDEN_RE.search(line):
             findings.append(Finding("obf.hidden_unicode", path, lineno, excerpt(line), "invisible or bidi control characters"))
     try:
