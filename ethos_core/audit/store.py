@@ -399,6 +399,8 @@ class AuditStore:
         if self._closed:
             return
         with self._lock:
+            if self._closed:  # a concurrent close() got here first: one stop marker only
+                return
             self._closed = True
             # The stop marker may exceed the capacity by one: it must not wait behind a full queue.
             self._buffer.append(_STOP)
