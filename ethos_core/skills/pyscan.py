@@ -178,25 +178,34 @@ def _child_fields(cls: type) -> tuple[tuple[str, int], ...]:
 
 
 _MODULE_RULE_CACHE: dict[str, str | None] = {}
+_RULE_DEPTH = max(name.count(".") for name in MODULE_RULES) + 1
+# Dotted names are kept to this many characters. Every decision on a name is by prefix or by
+# equality with a much shorter constant, so a cut name decides the same, while an adversarial
+# chain (``a.b.b.b…`` or a long ``from m import x, x, …``) stays linear in the file size.
+_NAME_CAP = 512
+
+
+def _cap(name: str) -> str:
+    return name if len(name) <= _NAME_CAP else name[:_NAME_CAP]
 
 
 def _module_rule(dotted: str) -> str | None:
     """The rule a dotted name falls under by its module prefix (pure, so cached across files;
-    the cache holds at most 4096 short names so adversarial input cannot grow it)."""
+    the cache holds at most 4096 names of at most _NAME_CAP characters, whatever the input)."""
     try:
         return _MODULE_RULE_CACHE[dotted]
     except KeyError:
         pass
     rule: str | None = None
-    parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
+    parts = dotted.split(".", _RULE_DEPTH)  # longer prefixes cannot name a rule: linear in len(dotted)
+    for i in range(min(len(parts), _RULE_DEPTH), 0, -1):
         rule = MODULE_RULES.get(".".join(parts[:i]))
         if rule:
             break
     if rule is None and dotted.startswith("ethos_core.") and dotted not in ALLOWED_ETHOS and \
             not any(dotted.startswith(a + ".") for a in ALLOWED_ETHOS[1:]):
         rule = "code.engine_internals"
-    if len(dotted) <= 200:
+    if len(dotted) <= _NAME_CAP:
         if len(_MODULE_RULE_CACHE) >= 4096:
             _MODULE_RULE_CACHE.clear()
         _MODULE_RULE_CACHE[dotted] = rule
@@ -210,6 +219,7 @@ class _Visitor(ast.NodeVisitor):
         self.facts = facts
         self.findings: list[Finding] = []
         self.aliases: dict[str, str] = {}
+        self._qualnames: dict[int, str] = {}  # id(Attribute) -> qualname, valid while aliases are unchanged
         self.decoded_names: set[str] = set()
         self.exec_aliases: set[str] = set()
         self.docstrings: set[int] = set()
@@ -227,21 +237,35 @@ class _Visitor(ast.NodeVisitor):
         self.findings.append(Finding(rule, self.path, line or None, excerpt(text), message))
 
     def qualname(self, node: ast.AST) -> str:
-        """Dotted name of ``node`` with the file's import aliases applied ('' when not a name)."""
-        parts: list[str] = []
+        """Dotted name of ``node`` with the file's import aliases applied ('' when not a name).
+
+        Attribute results are memoised (cleared when an alias changes) so that the handlers
+        meeting every link of one long chain ``a.b.c…`` cost linear, not quadratic, time."""
+        memo = self._qualnames
+        chain: list[ast.Attribute] = []
         while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
+            known = memo.get(id(node))
+            if known is not None:
+                base = known
+                break
+            chain.append(node)
             node = node.value
-        if isinstance(node, ast.Call):  # Path(...).home() → pathlib.Path.home
-            inner = self.qualname(node.func)
-            if not inner:
-                return ""
-            parts.append(inner)
-            return ".".join(reversed(parts))
-        if not isinstance(node, ast.Name):
-            return ""
-        parts.append(self.aliases.get(node.id, node.id))
-        return ".".join(reversed(parts))
+        else:
+            if isinstance(node, ast.Call):  # Path(...).home() → pathlib.Path.home
+                base = self.qualname(node.func)
+            elif isinstance(node, ast.Name):
+                base = self.aliases.get(node.id, node.id)
+            else:
+                base = ""
+        for link in reversed(chain):
+            if base:
+                base = _cap(f"{base}.{link.attr}")
+            memo[id(link)] = base
+        return base
+
+    def set_alias(self, name: str, target: str) -> None:
+        self.aliases[name] = _cap(target)
+        self._qualnames.clear()
 
     module_rule = staticmethod(_module_rule)
 
@@ -298,20 +322,21 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.aliases[(alias.asname or alias.name).split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+            self.set_alias((alias.asname or alias.name).split(".")[0], alias.name if alias.asname else alias.name.split(".")[0])
             rule = self.module_rule(alias.name)
             if rule:
                 self.hit(rule, node, f"imports {alias.name}")
                 self._note_use(rule, node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        module = node.module or ""
+        module = _cap(node.module or "")
         if node.level:
             return  # relative imports stay inside the package
+        module_rule = self.module_rule(module)
         for alias in node.names:
-            full = f"{module}.{alias.name}"
-            self.aliases[alias.asname or alias.name] = full
-            rule = self.module_rule(full) or self.module_rule(module) or CALL_RULES.get(full)
+            full = _cap(f"{module}.{alias.name}")
+            self.set_alias(alias.asname or alias.name, full)
+            rule = self.module_rule(full) or module_rule or CALL_RULES.get(full)
             if rule and not (rule == "code.engine_internals" and module in ALLOWED_ETHOS):
                 self.hit(rule, node, f"imports {full}")
                 self._note_use(rule, node)
@@ -357,7 +382,7 @@ class _Visitor(ast.NodeVisitor):
                     if rule is None and q.startswith("os.") and (q[3:].startswith(("spawn", "exec"))):
                         rule = "code.subprocess"
                     if rule and q not in ("os.path.expanduser",):
-                        self.aliases[target.id] = q
+                        self.set_alias(target.id, q)
 
     # --- expressions ---------------------------------------------------------------------
 
