@@ -56,7 +56,7 @@ def _engine(ctx: click.Context, required: bool) -> Any:
             fail(f"ethos home {home} does not exist; run: ethos init", EXIT_USAGE)
         return None
     try:
-        return Engine.from_home(home, autoload=False, resolve_secrets=False)
+        return Engine.from_home(home, resolve_secrets=False)  # policy packs load: they may add scan rules
     except EthosError as exc:
         fail(f"cannot load the engine to audit this action: {exc}", EXIT_USAGE)
     return None
@@ -88,8 +88,10 @@ def scan_cmd(ctx: click.Context, target: str, as_json: bool, sarif: bool) -> Non
     engine = _engine(ctx, required=False)
     emit, close = _emit_and_close(engine)
     progress = _Progress()
+    # Policy packs may add scanner rules (ethos_scan_rules); they can only add findings.
+    extra_rules = [rule for _, rule in engine.pipeline.collect("ethos_scan_rules")] if engine is not None else []
     try:
-        report = scan(target, progress=progress)
+        report = scan(target, progress=progress, extra_rules=extra_rules)
         progress.close()
         emit(scan_event(report, extra={"spec": target, "command": "scan"}))
     finally:
