@@ -500,11 +500,6 @@ def policy_json(personality: Personality) -> dict[str, Any]:
     }
 
 
-def policy_digest(personality: Personality) -> str:
-    body = json.dumps(policy_json(personality), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 class Session:
     """One conversation of one personality. Not thread-safe; one agent loop drives it."""
 
@@ -883,4 +878,4 @@ class Session:
         return self.storage().open(path, mode)
 
 
-__all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "live_secret_values", "policy_digest", "policy_json"]
+__all__ = ["AdmitResult", "Engine", "ProcessedResult", "Session", "live_secret_values", "policy_json"]

@@ -153,11 +153,6 @@ class EthosPluginManager(pluggy.PluginManager):
     def sealed(self) -> bool:
         return self._sealed
 
-    def stage_impls(self, stage: Stage) -> Sequence[pluggy.HookImpl]:
-        """The implementations of ``stage`` after the integrity check."""
-        impls = self.verify_stage(stage)
-        return impls
-
     def hook_impls(self, hook_name: str) -> Sequence[pluggy.HookImpl]:
         caller = getattr(self.hook, hook_name)
         impls: list[pluggy.HookImpl] = caller.get_hookimpls()

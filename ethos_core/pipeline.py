@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import pluggy
@@ -38,12 +38,9 @@ from ethos_core.types import (
     ToolResult,
     UrlAccess,
 )
-from ethos_core.verdicts import Verdict
+from ethos_core.verdicts import intersect_allowed
 
 log = logging.getLogger("ethos.pipeline")
-
-T = TypeVar("T")
-
 
 @attrs.frozen
 class ImplResult:
@@ -203,7 +200,7 @@ class Pipeline:
 
     def filter_toolset(self, tools: frozenset[str], ctx: Context) -> frozenset[str]:
         """Intersection over the built-in and plugins; a failing plugin removes every tool."""
-        allowed = frozenset(tools)
+        narrowings: list[frozenset[str]] = []
         for res in self._run(Stage.FILTER_TOOLSET, {"tools": frozenset(tools), "ctx": ctx}):
             if res.error is not None:
                 return frozenset()
@@ -214,8 +211,8 @@ class Pipeline:
                 continue
             if not isinstance(value, (set, frozenset)) or not all(isinstance(v, str) for v in value):
                 return frozenset()
-            allowed &= frozenset(value)
-        return allowed
+            narrowings.append(frozenset(value))
+        return intersect_allowed(frozenset(tools), narrowings)
 
     # --- ⑦–⑫ tool-call decisions -------------------------------------------------------------
 
@@ -291,4 +288,4 @@ class Pipeline:
                 on_error(impl.plugin_name, exc)
 
 
-__all__ = ["Pipeline", "apply_spans", "Verdict"]
+__all__ = ["ImplResult", "Pipeline", "apply_spans"]

@@ -29,11 +29,6 @@ class Verdict(enum.IntEnum):
             raise ValueError(f"unknown verdict {text!r}; expected allow, approve or deny") from None
 
 
-def strictest(verdicts: Iterable[Verdict]) -> Verdict:
-    """The maximum of ``verdicts``; ALLOW for an empty iterable (no opinion)."""
-    return max(verdicts, default=Verdict.ALLOW)
-
-
 def intersect_allowed(base: frozenset[str], narrowings: Iterable[frozenset[str]]) -> frozenset[str]:
     """Allowed set after plugins narrow it: anything a plugin omits is removed, nothing is added."""
     allowed = base

@@ -15,7 +15,6 @@ Budgets: model iterations and tool calls per turn.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from ethos_core.approvals import ask
 from ethos_core.engine import ProcessedResult, Session
 from ethos_core.providers.base import LLMProvider, Message, ModelTurn
 from ethos_core.stages import Stage
-from ethos_core.types import AgentEvent, ApprovalRequest, AuditEvent, Decision, ToolCall, ToolResult, thaw
+from ethos_core.types import AgentEvent, ApprovalRequest, AuditEvent, Decision, ToolCall
 from ethos_core.verdicts import Verdict
 
 DEFAULT_MAX_ITERATIONS = 8
@@ -214,11 +213,4 @@ class AgentLoop:
         return TurnResult(f"[stopped: {why}]", tuple(outcomes), why)
 
 
-def transcript(messages: list[Message]) -> str:
-    """Debug helper: the conversation as JSON lines."""
-    return "\n".join(json.dumps({"role": m.role, "content": m.content,
-                                 "tool_calls": [{"name": c.name, "args": thaw(c.args)} for c in m.tool_calls]})
-                     for m in messages)
-
-
-__all__ = ["AgentLoop", "LoopEvent", "ToolOutcome", "TurnResult", "ToolResult", "transcript"]
+__all__ = ["AgentLoop", "LoopEvent", "ToolOutcome", "TurnResult"]
