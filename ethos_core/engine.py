@@ -518,6 +518,11 @@ class Session:
         self.session_grants: set[tuple[str, str]] = set()
         self._storage: Any = None
         self._fetchers: dict[tuple[str, ...] | None, Any] = {}
+        # Stage ⑨ ALLOW decisions made by before_tool for the call in flight, keyed (path, op):
+        # the scoped storage opening that same path during the handler reuses them instead of
+        # running the stage again. Cleared when the next call is decided and in after_tool; the
+        # open itself stays race-free (openat2 without symlinks, or the verified descriptor walk).
+        self._allowed_paths: dict[tuple[str, str], Decision] = {}
         self._downgrade = DowngradeState(turns=personality.safety.downgrade_turns,
                                          extra_tools=personality.safety.downgrade_extra_tools)
 
@@ -593,6 +598,7 @@ class Session:
 
     def _decide(self, call: ToolCall) -> Decision:
         ctx = self.ctx
+        self._allowed_paths.clear()
         tool = self.engine.tools.get(call.name)
         if tool is None:
             return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.unknown_tool", f"no tool named {call.name!r}"), call)
@@ -628,7 +634,7 @@ class Session:
             for v in values:
                 if role.kind == "path":
                     path_access = PathAccess(path=str(v), op=role.op, tool=call.name)
-                    checks.append(lambda a=path_access: self.pipeline.fs_boundary(a, ctx))  # type: ignore[misc]
+                    checks.append(lambda a=path_access: self._judge_path_arg(a, ctx))  # type: ignore[misc]
                 elif role.kind == "url":
                     url_access = UrlAccess(url=str(v), tool=call.name)
                     checks.append(lambda a=url_access: self.pipeline.network_reach(a, ctx))  # type: ignore[misc]
@@ -649,6 +655,20 @@ class Session:
                 self._audit_decision("audit.approval", d, call, extra={"cleared_by": verdict.rule})
             return verdict
         return self._resolve_approval(request, verdict, call)
+
+    def _judge_path_arg(self, access: PathAccess, ctx: Context) -> Decision:
+        decision = self.pipeline.fs_boundary(access, ctx)
+        if decision.verdict is Verdict.ALLOW:
+            self._allowed_paths[(access.path, access.op)] = decision
+        return decision
+
+    def _judge_storage_path(self, access: PathAccess) -> Decision:
+        """Stage ⑨ for an open by the scoped storage; an ALLOW already decided for this exact
+        (path, op) by the call in flight is reused."""
+        decided = self._allowed_paths.get((access.path, access.op))
+        if decided is not None:
+            return decided
+        return self.pipeline.fs_boundary(access, self.ctx)
 
     def _check_downgrade(self, call: ToolCall, tool: RegisteredTool) -> Decision | None:
         """The post-read downgrade: after untrusted content, exfil/exec tools are held for N turns.
@@ -785,6 +805,7 @@ class Session:
                    denied: Decision | None = None) -> ProcessedResult:
         """Redact (⑬) content and error, decide wrapping (⑭), audit the call (⑮)."""
         ctx = self.ctx
+        self._allowed_paths.clear()
         counts: dict[str, int] = {}
 
         def red(text: str) -> str:
@@ -854,7 +875,7 @@ class Session:
         if self._storage is None:
             self._storage = ScopedStorage.for_personality(
                 self.engine.runtime, self.personality, session=self.id, turn=self.turn,
-                judge=lambda access: self.pipeline.fs_boundary(access, self.ctx),
+                judge=self._judge_storage_path,
                 on_approve=self._approve_boundary)
         self._storage.turn = self.turn
         return self._storage
