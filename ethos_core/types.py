@@ -19,12 +19,21 @@ from ethos_core.stages import Stage
 from ethos_core.verdicts import Verdict
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_EMPTY_MAPPING: Mapping[str, Any] = _pytypes.MappingProxyType({})
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: dicts → read-only mappings, lists/sets → tuples/frozensets."""
-    if isinstance(value, Mapping):
-        return _pytypes.MappingProxyType({str(k): freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+    kind = type(value)
+    if kind in _SCALARS:  # exact types first: the ABC checks below cost more than the copy
+        return value
+    if kind is dict or kind is _pytypes.MappingProxyType or isinstance(value, Mapping):
+        return _pytypes.MappingProxyType(
+            {(k if type(k) is str else str(k)): (v if type(v) in _SCALARS else freeze(v)) for k, v in value.items()}
+        )
+    if kind is tuple or kind is list or isinstance(value, (list, tuple)):
+        return tuple(v if type(v) in _SCALARS else freeze(v) for v in value)
     if isinstance(value, (set, frozenset)):
         return frozenset(freeze(v) for v in value)
     return value
@@ -32,17 +41,22 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Inverse of :func:`freeze` for serialisation: read-only mappings → dicts, tuples → lists."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [thaw(v) for v in value]
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or kind is _pytypes.MappingProxyType or isinstance(value, Mapping):
+        return {k: (v if type(v) in _SCALARS else thaw(v)) for k, v in value.items()}
+    if kind is tuple or kind is list or isinstance(value, (tuple, list)):
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
     if isinstance(value, frozenset):
         return sorted(thaw(v) for v in value)
     return value
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return freeze(dict(value or {}))  # type: ignore[no-any-return]
+    if not value:
+        return _EMPTY_MAPPING
+    return freeze(dict(value))  # type: ignore[no-any-return]
 
 
 def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:

@@ -933,6 +933,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 _POLICY_CACHE: dict[tuple[Any, ...], FsPolicy] = {}
+# (id(runtime), id(personality), base, id(reach)) → the objects themselves (kept alive, so the
+# ids cannot be reused while the entry exists), $HOME, runtime.home and the policy.
+_HOT_POLICIES: dict[tuple[Any, ...], tuple[Any, Any, Any, str | None, Any, FsPolicy]] = {}
 
 
 def policy_for(runtime: Any, personality: Any, *, base: str | None = None, reach: Any = None) -> FsPolicy:
@@ -940,6 +943,19 @@ def policy_for(runtime: Any, personality: Any, *, base: str | None = None, reach
 
     Policies are immutable and built from immutable inputs, so they are cached per
     (home, personality, base, reach, user home) — judging a path does not rebuild them."""
+    user_home = os.environ.get("HOME")
+    hot = _HOT_POLICIES.get((id(runtime), id(personality), base, id(reach)))
+    # The hot path: the same runtime and personality objects as last time (identity, not a deep
+    # hash of the personality), the same user home and ethos home.
+    if (
+        hot is not None
+        and hot[0] is runtime
+        and hot[1] is personality
+        and hot[2] is reach
+        and hot[3] == user_home
+        and hot[4] is runtime.home
+    ):
+        return hot[5]
     key = (str(runtime.home.root), personality, base, reach, os.path.expanduser("~"))
     try:
         cached = _POLICY_CACHE.get(key)
@@ -949,6 +965,10 @@ def policy_for(runtime: Any, personality: Any, *, base: str | None = None, reach
         if len(_POLICY_CACHE) > 256:
             _POLICY_CACHE.clear()
         cached = _POLICY_CACHE[key] = _build_policy(runtime, personality, base=base, reach=reach)
+    if len(_HOT_POLICIES) > 256:
+        _HOT_POLICIES.clear()
+    _HOT_POLICIES[(id(runtime), id(personality), base, id(reach))] = (
+        runtime, personality, reach, user_home, runtime.home, cached)
     return cached
 
 
