@@ -18,7 +18,6 @@ import attrs
 from ethos_core.stages import Stage
 from ethos_core.verdicts import Verdict
 
-
 _SCALARS = (str, int, float, bool, type(None))
 _EMPTY_MAPPING: Mapping[str, Any] = _pytypes.MappingProxyType({})
 
