@@ -46,6 +46,9 @@ class EthosPluginManager(pluggy.PluginManager):
         super().__init__(PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self._builtin_by_stage: dict[Stage, object] = {}
+        self._builtin_ids: set[int] = set()  # ids of the objects above (kept alive by that dict)
+        # Filled by seal(): per stage (built-in, its name, hook name, hook caller, snapshot).
+        self._sealed_stages: dict[Stage, tuple[object, str, str, pluggy.HookCaller, tuple[pluggy.HookImpl, ...]]] = {}
         self._sealed = False
         self._snapshot: dict[str, tuple[pluggy.HookImpl, ...]] = {}
 
@@ -61,6 +64,7 @@ class EthosPluginManager(pluggy.PluginManager):
             raise PluginRegistrationError(f"built-in for {stage.value} lacks {stage.hook_name}")
         super().register(plugin, name=stage.builtin_name)
         self._builtin_by_stage[stage] = plugin
+        self._builtin_ids.add(id(plugin))
 
     def builtin(self, stage: Stage) -> object | None:
         return self._builtin_by_stage.get(stage)
@@ -69,7 +73,7 @@ class EthosPluginManager(pluggy.PluginManager):
         if name is not None and name.startswith(BUILTIN_PREFIX):
             return True
         if plugin is not None:
-            return any(plugin is obj for obj in self._builtin_by_stage.values())
+            return id(plugin) in self._builtin_ids
         return False
 
     # --- third-party registration ----------------------------------------------------------
@@ -147,6 +151,16 @@ class EthosPluginManager(pluggy.PluginManager):
             for name in dir(hookspecs)
             if name.startswith("ethos_")
         }
+        self._sealed_stages = {
+            stage: (
+                self._builtin_by_stage[stage],
+                stage.builtin_name,
+                stage.hook_name,
+                getattr(self.hook, stage.hook_name),
+                self._snapshot[stage.hook_name],
+            )
+            for stage in STAGE_ORDER
+        }
         self._sealed = True
 
     @property
@@ -162,6 +176,23 @@ class EthosPluginManager(pluggy.PluginManager):
 
     def verify_stage(self, stage: Stage) -> list[pluggy.HookImpl]:
         """Raise EngineIntegrityError unless the built-in of ``stage`` is intact and registered."""
+        sealed = self._sealed_stages.get(stage)
+        if sealed is None:
+            return self._verify_stage_fully(stage)
+        # After seal the stage is checked against the record seal() made: the same built-in
+        # object under its reserved name, the same hook caller, exactly the snapshotted
+        # implementations (verified at seal to include the built-in).
+        builtin, name, hook_name, caller, snapshot = sealed
+        if self._name2plugin.get(name) is not builtin:
+            raise EngineIntegrityError(f"stage {stage.value}: built-in floor was replaced or removed")
+        if getattr(self.hook, hook_name, None) is not caller:
+            raise EngineIntegrityError(f"stage {stage.value}: hook {hook_name} was replaced or removed")
+        impls: list[pluggy.HookImpl] = caller.get_hookimpls()
+        if tuple(impls) != snapshot:
+            raise EngineIntegrityError(f"stage {stage.value}: implementations changed after seal")
+        return impls
+
+    def _verify_stage_fully(self, stage: Stage) -> list[pluggy.HookImpl]:
         builtin = self._builtin_by_stage.get(stage)
         if builtin is None:
             raise EngineIntegrityError(f"stage {stage.value}: built-in floor is not registered")

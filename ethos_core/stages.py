@@ -37,16 +37,19 @@ class Stage(enum.Enum):
     @property
     def hook_name(self) -> str:
         """Name of the hookspec implementing this stage, e.g. ``ethos_hardline``."""
-        return f"ethos_{self.value}"
+        return _HOOK_NAMES[self]
 
     @property
     def builtin_name(self) -> str:
         """Reserved plugin name of the built-in floor for this stage."""
-        return f"{BUILTIN_PREFIX}{self.value}"
+        return _BUILTIN_NAMES[self]
 
 
 BUILTIN_PREFIX = "ethos.builtin."
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+# Computed once: these names are looked up on every stage run.
+_HOOK_NAMES: dict[Stage, str] = {stage: f"ethos_{stage.value}" for stage in Stage}
+_BUILTIN_NAMES: dict[Stage, str] = {stage: f"{BUILTIN_PREFIX}{stage.value}" for stage in Stage}
 
 # Stages whose hooks return a Decision (or None) and are reduced strictest-wins.
 DECISION_STAGES: frozenset[Stage] = frozenset(
