@@ -126,7 +126,10 @@ class Engine:
         self.tools = tools
         self.approver = approver
         self._personalities: dict[str, Personality] = {}
+        # Outputs of stage ⑬ (redaction is idempotent: such text needs no second scan), bounded
+        # by count and by total characters so large tool results cannot pin memory.
         self._redacted_outputs: dict[str, None] = {}
+        self._redacted_chars = 0
         self._lock = threading.Lock()
         self._closed = False
         _LIVE_ENGINES.add(self)
@@ -357,8 +360,19 @@ class Engine:
             return out
         for i, value in zip(pending, redacted, strict=True):
             out[i] = value
-            self._redacted_outputs[value] = None
+            self._remember_redacted(value)
         return out
+
+    def _remember_redacted(self, text: str) -> None:
+        """Record ``text`` as an output of stage ⑬ (see ``_redacted_outputs``)."""
+        if text in self._redacted_outputs:
+            return
+        if len(self._redacted_outputs) >= _MEMO_MAX_TEXTS or self._redacted_chars + len(text) > _MEMO_MAX_CHARS:
+            self._redacted_outputs.clear()
+            self._redacted_chars = 0
+        if len(text) <= _MEMO_MAX_CHARS:
+            self._redacted_outputs[text] = None
+            self._redacted_chars += len(text)
 
     def _redact_for_store(self, text: str) -> str:
         return self.redact(text)
@@ -371,9 +385,7 @@ class Engine:
             if text in self._redacted_outputs:
                 return text
             out = self.pipeline.redact(text, self._check_context(None))
-            if len(self._redacted_outputs) > 8192:
-                self._redacted_outputs.clear()
-            self._redacted_outputs[out] = None
+            self._remember_redacted(out)
             return out
         return self.pipeline.redact(text, ctx)
 
@@ -464,6 +476,9 @@ class _DictMessages:
         text: str = self.provider.complete([Message(m["role"], m["content"]) for m in messages], timeout)
         return text
 
+
+_MEMO_MAX_TEXTS = 8192
+_MEMO_MAX_CHARS = 4_000_000
 
 # Joins strings for one redaction scan. NUL between newlines: no credential pattern spans it.
 _SEPARATOR = "\n\x00\x1e\x00\n"
@@ -828,6 +843,12 @@ class Session:
                 result=redacted.content, error=redacted.error)
             if verdict.flagged:
                 event = attrs.evolve(event, data={**thaw(event.data), "signals": list(verdict.signals)})
+            # The event's result/error are the texts stage ⑬ just produced, at most truncated
+            # (shape_tool_call_data only cuts): the audit path need not scan them again.
+            for key in ("result", "error"):
+                value = event.data.get(key)
+                if isinstance(value, str):
+                    self.engine._remember_redacted(value)
             self.engine.emit(event)
         if counts:
             summary = redaction_summary_event(counts, where="tool_error" if not result.ok else "tool_result",
