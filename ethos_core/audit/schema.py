@@ -14,13 +14,20 @@ History (each entry is a migration, tested from every earlier version):
 2. ``events_fts``: FTS5 over category, code, rule and data, kept in step by triggers.
 3. Tamper evidence: ``prev_hash``/``row_hash`` per event, the ``chain`` state row (prune anchor
    and head) and ``pruned_events`` tombstones; existing rows are chained in id order.
+4. A bounded searchable text: ``search`` becomes a stored column written by the store (every key
+   and string value of ``data``, each cut to :data:`SEARCH_CHARS_PER_STRING` characters) instead
+   of the first 1,024 characters of the JSON; existing rows get it from their stored ``data``.
+   Indexing cost per event no longer grows with bodies (FTS5 tokenising was the writer's
+   largest cost). ``search`` is not part of the hash chain (it is derived from ``data``).
 """
 
 from __future__ import annotations
 
+import json
+import operator
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from ethos_core.audit.chain import GENESIS, row_hash
@@ -78,9 +85,8 @@ def _v1_core(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_personality_ts ON events(personality, ts)")
 
 
-# FTS5 indexes the first SEARCH_CHARS characters of each event's data JSON (plus category, code
-# and rule): rule ids, tools, hosts, URLs, paths and reasons sit there; long bodies are reachable
-# with SQL (json_extract, LIKE) but not indexed, which keeps indexing cost bounded per event.
+# Schema v2/v3 indexed the first SEARCH_CHARS characters of each event's data JSON (plus
+# category, code and rule). v4 replaces that with search_text() below.
 SEARCH_CHARS = 1024
 
 
@@ -157,10 +163,87 @@ def _v3_chain(conn: sqlite3.Connection) -> None:
     )
 
 
+# The searchable text of an event (schema v4): every key and string value of ``data``, in
+# order, each cut to its first SEARCH_CHARS_PER_STRING characters, at most SEARCH_MAX_CHARS in
+# all. Tool names, outcomes, hosts, URLs, paths, commands, reasons and error heads are short
+# strings and are indexed whole; the tails of long bodies (results, tracebacks) are not —
+# reach them with SQL (``data LIKE``, ``json_extract``). Numbers are not indexed.
+SEARCH_CHARS_PER_STRING = 128
+SEARCH_MAX_CHARS = 2048
+
+
+_HEAD = operator.itemgetter(slice(None, SEARCH_CHARS_PER_STRING))  # s[:cap]; a short s is returned as is
+
+
+def search_text(strings: Iterable[str]) -> str:
+    """The ``search`` column for the (already redacted) strings of one event's ``data``."""
+    text = " ".join(map(_HEAD, strings))
+    return text[:SEARCH_MAX_CHARS] if len(text) > SEARCH_MAX_CHARS else text
+
+
+def _json_strings(value: object, out: list[str]) -> list[str]:
+    if isinstance(value, str):
+        if value:
+            out.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key:
+                out.append(key)
+            _json_strings(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _json_strings(item, out)
+    return out
+
+
+def search_text_of_data(data: str | None) -> str:
+    """:func:`search_text` of a stored ``data`` JSON text (rows written before v4, edited rows)."""
+    try:
+        parsed = json.loads(data) if data else {}
+    except (TypeError, ValueError, RecursionError):
+        return ""
+    return search_text(_json_strings(parsed, []))
+
+
+_FTS_TRIGGERS = (
+    """CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN
+        INSERT INTO events_fts(events_fts, rowid, category, code, rule, search)
+        VALUES ('delete', old.id, old.category, old.code, old.rule, old.search);
+    END""",
+    """CREATE TRIGGER events_fts_au AFTER UPDATE ON events BEGIN
+        INSERT INTO events_fts(events_fts, rowid, category, code, rule, search)
+        VALUES ('delete', old.id, old.category, old.code, old.rule, old.search);
+        INSERT INTO events_fts(rowid, category, code, rule, search)
+        VALUES (new.id, new.category, new.code, new.rule, new.search);
+    END""",
+)
+
+
+def _v4_search_text(conn: sqlite3.Connection) -> None:
+    conn.execute("DROP TRIGGER IF EXISTS events_fts_ad")
+    conn.execute("DROP TRIGGER IF EXISTS events_fts_au")
+    conn.execute("DROP TABLE events_fts")
+    conn.execute("ALTER TABLE events DROP COLUMN search")
+    conn.execute("ALTER TABLE events ADD COLUMN search TEXT NOT NULL DEFAULT ''")
+    conn.create_function("ethos_search_text", 1, search_text_of_data, deterministic=True)
+    try:
+        conn.execute("UPDATE events SET search = ethos_search_text(data)")
+    finally:
+        conn.create_function("ethos_search_text", 1, None)
+    conn.execute(
+        "CREATE VIRTUAL TABLE events_fts USING fts5("
+        "category, code, rule, search, content='events', content_rowid='id')"
+    )
+    for trigger in _FTS_TRIGGERS:
+        conn.execute(trigger)
+    conn.execute("INSERT INTO events_fts(events_fts) VALUES ('rebuild')")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "events and policy snapshots", _v1_core),
     (2, "FTS5 index over event text", _v2_fts),
     (3, "hash chain, prune anchor and tombstones", _v3_chain),
+    (4, "bounded searchable text per event", _v4_search_text),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -8,6 +8,12 @@ redactor does not recognise it. A redactor that raises replaces the string by
 ``[REDACTED:redaction_error]`` (fail closed). Non-JSON values (bytes, objects) are stringified
 and then redacted; nesting deeper than :data:`MAX_DEPTH` is cut.
 
+The batched form (:func:`gather_strings`, :func:`redact_batch`, :func:`rebuild`) gives the same
+result with ONE call of a ``list[str] -> list[str]`` redactor per event: the walk collects every
+string that :func:`scrub_value` would redact, the batch is redacted at once, and the strings are
+put back by position. Shapes it does not reproduce exactly (non-string keys, sets) raise
+:class:`IrregularShape`; the caller then uses :func:`scrub_value`.
+
 Does not cover: recognising secrets the redactor does not know under innocuous keys — that is
 the redaction engine's job (ethos_core/redaction); this module guarantees it is applied.
 """
@@ -24,6 +30,8 @@ from types import MappingProxyType
 from typing import Any
 
 Redactor = Callable[[str], str]
+# Stage ⑬ for many strings at once: element i of the answer is the redaction of element i.
+ManyRedactor = Callable[[list[str]], list[str]]
 
 MAX_DEPTH = 32
 REDACTION_ERROR = "[REDACTED:redaction_error]"
@@ -198,3 +206,199 @@ def _scrub_items(value: list[Any] | tuple[Any, ...], redact: Redactor, depth: in
 def scrub_text(value: str | None, redact: Redactor) -> str | None:
     """Redact one optional column value."""
     return None if value is None else safe_redact(redact, str(value))
+
+
+# --- the batched form: one redactor call per event ------------------------------------------
+
+
+_ONLY_STR = {str}
+
+
+def redact_batch(texts: list[str], redact_many: ManyRedactor) -> list[str]:
+    """``redact_many(texts)``, checked: a raise, a wrong length or a non-string answer redacts
+    the strings concerned (all of them unless the answer is a list of the right length)."""
+    if not texts:
+        return []
+    try:
+        out = redact_many(texts)
+    except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
+        return [REDACTION_ERROR] * len(texts)
+    if type(out) is not list:
+        try:
+            out = list(out)
+        except Exception:  # noqa: BLE001 - not even iterable: fail closed
+            return [REDACTION_ERROR] * len(texts)
+    if len(out) != len(texts):
+        return [REDACTION_ERROR] * len(texts)
+    if set(map(type, out)) != _ONLY_STR:
+        out = [x if type(x) is str else REDACTION_ERROR for x in out]
+    return out
+
+
+def per_string(redact: Redactor) -> ManyRedactor:
+    """A :data:`ManyRedactor` that calls ``redact`` once per string (each failure isolated)."""
+
+    def redact_many(texts: list[str]) -> list[str]:
+        return [_redact_str(t, redact) if t else t for t in texts]
+
+    return redact_many
+
+
+def one_at_a_time(redact_many: ManyRedactor) -> Redactor:
+    """A :data:`Redactor` built on ``redact_many`` (for the per-string paths: policy bodies)."""
+
+    def redact(text: str) -> str:
+        return redact_batch([text], redact_many)[0]
+
+    return redact
+
+
+class IrregularShape(Exception):  # noqa: N818 - a control-flow signal, not an error for users
+    """The value has a shape the positional batch cannot mirror exactly (use :func:`scrub_value`)."""
+
+
+class _Keep:
+    """A value :func:`rebuild` keeps as it is (a mask, a depth mark, a non-finite float's text)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Gathered:
+    """What :func:`gather_strings` found: the tree and whether :func:`rebuild` is needed anyway."""
+
+    __slots__ = ("tree", "kept")
+
+    def __init__(self, tree: Any, kept: bool) -> None:
+        self.tree = tree
+        self.kept = kept
+
+
+def gather_strings(value: Any, texts: list[str]) -> Gathered:
+    """Walk ``value`` as :func:`scrub_value` does, appending every string it would redact to
+    ``texts`` (keys before their values, in order) instead of redacting it.
+
+    The returned tree holds the original strings in place; ``rebuild(tree, redacted)`` puts
+    the redacted ones back. When the redactor changed nothing and ``kept`` is False, the tree
+    is already the answer. Raises :class:`IrregularShape` for non-string keys and sets.
+    """
+    kept = [False]
+    tree = _gather(value, texts, 0, kept)
+    return Gathered(tree, kept[0])
+
+
+def _gather(value: Any, texts: list[str], depth: int, kept: list[bool]) -> Any:
+    kind = type(value)
+    if kind is str:
+        if value:
+            texts.append(value)
+        return value
+    if kind is int or kind is bool or value is None:
+        return value
+    if depth > MAX_DEPTH:
+        kept[0] = True
+        return _Keep(DEPTH_MARK)
+    if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
+        return _gather_mapping(value, texts, depth, kept)
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        out: list[Any] = []
+        append = out.append
+        child = depth + 1
+        for item in value:
+            k = type(item)
+            if k is str:
+                if item:
+                    texts.append(item)
+                append(item)
+            elif k is int or k is bool or item is None:
+                append(item)
+            else:
+                append(_gather(item, texts, child, kept))
+        return out
+    return _gather_scalar(value, texts, kept)
+
+
+def _gather_mapping(value: Mapping[Any, Any], texts: list[str], depth: int, kept: list[bool]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    child = depth + 1
+    count = 0
+    for key, item in value.items():
+        if type(key) is not str:
+            raise IrregularShape("non-string key")
+        count += 1
+        if key:
+            texts.append(key)
+            if key_names_secret(key):
+                kept[0] = True
+                out[key] = _Keep(_mask(item, child))
+                continue
+        kind = type(item)
+        if kind is str:
+            if item:
+                texts.append(item)
+            out[key] = item
+        elif kind is int or kind is bool or item is None:
+            out[key] = item
+        else:
+            out[key] = _gather(item, texts, child, kept)
+    if count != len(out):  # a Mapping that yields a key twice: keep scrub_value's exact answer
+        raise IrregularShape("duplicate key")
+    return out
+
+
+def _gather_scalar(value: Any, texts: list[str], kept: list[bool]) -> Any:
+    """:func:`_scalar` without the redaction: a string to redact is appended to ``texts``."""
+    if isinstance(value, bool) or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        kept[0] = True
+        return _Keep(str(value))
+    if isinstance(value, str):
+        text = value  # a str subclass: redacted as it is, like _scalar does
+    elif isinstance(value, enum.Enum):
+        return _gather_scalar(value.value, texts, kept)
+    elif isinstance(value, (set, frozenset)):
+        raise IrregularShape("set")  # scrub_value sorts after redaction
+    elif isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", "replace")
+    else:
+        text = str(value)
+    if text:
+        texts.append(text)
+    kept[0] = True  # a new str object: rebuild must put the redacted text in its place
+    return _Slot(text)
+
+
+class _Slot:
+    """A string made from a non-string value (bytes, an object): replaced by its redaction."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def rebuild(tree: Any, redacted: Any) -> Any:
+    """``tree`` from :func:`gather_strings` with its strings replaced, in order, from the
+    iterator ``redacted`` (the redactor's answers for the strings gather appended)."""
+    kind = type(tree)
+    if kind is str:
+        return next(redacted) if tree else tree
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in tree.items():
+            name = next(redacted) if key else key
+            # Later keys win when two redact to the same text, as in scrub_value.
+            out[name] = rebuild(item, redacted)
+        return out
+    if kind is list:
+        return [rebuild(item, redacted) for item in tree]
+    if kind is _Keep:
+        return tree.value
+    if kind is _Slot:
+        return next(redacted) if tree.text else tree.text
+    return tree

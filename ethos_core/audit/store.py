@@ -56,8 +56,25 @@ from ethos_core.audit.chain import (
     verify_chain,
 )
 from ethos_core.audit.events import CATEGORIES
-from ethos_core.audit.schema import EVENT_FIELDS, FTS_INDEX_SQL, SchemaTooNewError, connect, migrate
-from ethos_core.audit.scrub import REDACTION_ERROR, Redactor, scrub_text, scrub_value
+from ethos_core.audit.schema import (
+    EVENT_FIELDS,
+    FTS_INDEX_SQL,
+    SchemaTooNewError,
+    connect,
+    migrate,
+    search_text,
+)
+from ethos_core.audit.scrub import (
+    IrregularShape,
+    ManyRedactor,
+    Redactor,
+    gather_strings,
+    one_at_a_time,
+    per_string,
+    rebuild,
+    redact_batch,
+    scrub_value,
+)
 from ethos_core.audit.sinks import SinkDispatcher
 from ethos_core.errors import AuditWriteError
 from ethos_core.stages import Stage
@@ -71,7 +88,8 @@ _VOCABULARY: frozenset[str] = frozenset(
     | {stage.value for stage in Stage}
 )
 
-_INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash")
+_INSERT_COLUMNS = EVENT_FIELDS + ("prev_hash", "row_hash", "search")
+_SINK_WIDTH = len(EVENT_FIELDS) + 2  # sinks get the hashed fields and both hashes, not ``search``
 _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 
 
@@ -172,8 +190,9 @@ def canonical_policy(policy: Any) -> Any:
 
 
 # One event ready for the writer: its column values (EVENT_FIELDS[1:], redacted; data, the JSON
-# text, last) and the canonical JSON of every value but data. A plain tuple: built per event.
-_Row = tuple[tuple[Any, ...], str]
+# text, last), the canonical JSON of every value but data, and the searchable text (built from
+# the redacted strings of data). A plain tuple: built per event.
+_Row = tuple[tuple[Any, ...], str, str]
 
 
 @attrs.frozen
@@ -192,19 +211,25 @@ _STOP = _Stop()
 _Item = _Row | _Snapshot | _Stop
 
 
-def _redact_column(value: str | None, redact: Redactor) -> str | None:
-    """``scrub_text(value, redact)``, except for ethos's own fixed vocabulary (a constant of the
-    code, never a secret)."""
-    if value is None or value in _VOCABULARY:
-        return value
-    text = str(value)
-    if not text:
-        return text
-    try:
-        out = redact(text)
-    except Exception:  # noqa: BLE001 - a broken redactor must not let the raw text through
-        return REDACTION_ERROR
-    return out if isinstance(out, str) else REDACTION_ERROR
+# Column values of an event that pass the redactor (the others: id, ts, turn, snapshot_id, data).
+_TEXT_COLUMNS = ("category", "code", "severity", "personality", "session", "stage", "rule", "verdict", "source")
+_COLUMN_DEFAULTS: Mapping[str, str | None] = {"category": "", "code": "", "severity": "info"}
+
+
+def _strings_of(value: Any, out: list[str]) -> list[str]:
+    """Every non-empty string of a scrubbed value (keys and values, in order): its searchable text."""
+    if type(value) is str:
+        if value:
+            out.append(value)
+    elif type(value) is dict:
+        for key, item in value.items():
+            if key:
+                out.append(key)
+            _strings_of(item, out)
+    elif type(value) is list:
+        for item in value:
+            _strings_of(item, out)
+    return out
 
 
 class AuditStore:
@@ -220,7 +245,8 @@ class AuditStore:
         self,
         path: str | Path,
         *,
-        redact: Redactor,
+        redact: Redactor | None = None,
+        redact_many: ManyRedactor | None = None,
         retention: Mapping[str, str] | None = None,
         sinks: Sequence[object] = (),
         queue_size: int = 8192,
@@ -230,10 +256,15 @@ class AuditStore:
         retry_interval: float = 0.5,
         pragmas: Mapping[str, str | int] | None = None,
     ) -> None:
-        if not callable(redact):
+        if redact is None and redact_many is None:
             raise TypeError("AuditStore needs a redact callable (stage 13); there is no unredacted mode")
+        if (redact is not None and not callable(redact)) or (redact_many is not None and not callable(redact_many)):
+            raise TypeError("AuditStore redact / redact_many must be callable (stage 13)")
         self.path = Path(path)
-        self.redact = redact
+        # Both forms, whichever the caller gave: events use the batch (one call per event),
+        # policy bodies the per-string form.
+        self.redact: Redactor = redact if redact is not None else one_at_a_time(redact_many)  # type: ignore[arg-type]
+        self.redact_many: ManyRedactor = redact_many if redact_many is not None else per_string(redact)  # type: ignore[arg-type]
         self.retention: dict[str, str] = dict(retention or {})
         _retention.validate_retention(self.retention)
         self.busy_timeout = busy_timeout
@@ -278,7 +309,15 @@ class AuditStore:
         self._writer.start()
 
     @classmethod
-    def for_runtime(cls, runtime: Any, *, redact: Redactor, sinks: Sequence[object] = (), **kw: Any) -> AuditStore:
+    def for_runtime(
+        cls,
+        runtime: Any,
+        *,
+        redact: Redactor | None = None,
+        redact_many: ManyRedactor | None = None,
+        sinks: Sequence[object] = (),
+        **kw: Any,
+    ) -> AuditStore:
         """The engine's store: ``$ETHOS_HOME/observability.db`` with ``observability.retention``
         and the configured ``observability.sinks`` (plus ``sinks``, e.g. from ``ethos_audit_sinks``)."""
         from ethos_core.audit.sinks import sinks_from_config
@@ -286,7 +325,12 @@ class AuditStore:
         obs = runtime.config.observability
         configured = sinks_from_config(obs.sinks)
         return cls(
-            runtime.home.observability_db, redact=redact, retention=obs.retention, sinks=[*configured, *sinks], **kw
+            runtime.home.observability_db,
+            redact=redact,
+            redact_many=redact_many,
+            retention=obs.retention,
+            sinks=[*configured, *sinks],
+            **kw,
         )
 
     # --- producer side -----------------------------------------------------------------------
@@ -298,31 +342,76 @@ class AuditStore:
         stayed full for ``put_timeout`` seconds.
         """
         self._raise_if_failed()
-        values = self._row_values(event)
-        self._put((values, canonical_json_tree(values[:-1])))
+        self._put(self._prepare(event))
 
-    def _row_values(self, event: AuditEvent) -> tuple[Any, ...]:
-        r = self.redact
-        snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
-        data = scrub_value(event.data, r)
+    def _prepare(self, event: AuditEvent) -> _Row:
+        """The redacted row of ``event``: every string it holds goes through ONE ``redact_many``
+        call (columns, then every key and value of ``data``, then an invalid timestamp's text)."""
+        texts: list[str] = []
+        columns: list[Any] = []
+        slots: list[int] = []  # columns[slots[i]] is texts[i], redacted below
+        for value in (
+            event.category,
+            event.code or "",
+            event.severity or "info",
+            event.personality,
+            event.session,
+            event.stage,
+            event.rule,
+            event.verdict,
+            event.source,
+        ):
+            if value is None or value in _VOCABULARY:
+                columns.append(value)  # ethos's own constants: never a secret
+                continue
+            text = value if type(value) is str else str(value)
+            if text:
+                slots.append(len(columns))
+                texts.append(text)
+            columns.append(text)
+        first_data = len(texts)
+        try:
+            gathered = gather_strings(event.data, texts)
+        except IrregularShape:
+            gathered = None
+            del texts[first_data:]
+        end_data = len(texts)
         ts, bad_ts = _event_ts(event.ts)
         if bad_ts is not None:
-            data = {"event": data, "invalid_ts": scrub_text(bad_ts, r)}
-        return (
+            texts.append(bad_ts)
+        out = redact_batch(texts, self.redact_many)
+        for pos, redacted in zip(slots, out, strict=False):
+            columns[pos] = redacted
+        data: Any
+        if gathered is None:  # a shape the batch cannot mirror: the per-string walk
+            data = scrub_value(event.data, self.redact)
+            searchable = _strings_of(data, [])
+        else:
+            searchable = out[first_data:end_data]
+            if gathered.kept or out != texts:
+                data = rebuild(gathered.tree, iter(searchable))
+            else:
+                data = gathered.tree  # nothing was redacted: the gathered copy is the answer
+        if bad_ts is not None:
+            data = {"event": data, "invalid_ts": out[-1]}
+            searchable = [*searchable, out[-1]]
+        snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
+        values = (
             ts,
-            _redact_column(event.category, r) or "unknown",
-            _redact_column(event.code or "", r) or "",
-            _redact_column(event.severity or "info", r) or "info",
-            _redact_column(event.personality, r),
-            _redact_column(event.session, r),
+            columns[0] or "unknown",
+            columns[1] or "",
+            columns[2] or "info",
+            columns[3],
+            columns[4],
             None if event.turn is None else int(event.turn),
-            _redact_column(event.stage, r),
-            _redact_column(event.rule, r),
-            _redact_column(event.verdict, r),
-            _redact_column(event.source, r),
+            columns[5],
+            columns[6],
+            columns[7],
+            columns[8],
             snapshot,
-            canonical_json_tree(data),  # a fresh tree from scrub_value: acyclic
+            canonical_json_tree(data),  # a fresh tree (gathered, rebuilt or scrubbed): acyclic
         )
+        return values, canonical_json_tree(values[:-1]), search_text(searchable)
 
     def register_policy(self, personality: str, policy: Any) -> str:
         """Store the effective ``policy`` of ``personality`` once; later events reference it.
@@ -517,13 +606,14 @@ class AuditStore:
                         (item.id, item.personality, item.body, item.created),
                     )
                     continue
-                values, head = item
+                values, head, search = item
                 head_id += 1
                 digest = row_hash_from_parts(head_hash, head_id, head, values[-1])
                 append(head_id)
                 extend(values)
                 append(head_hash)
                 append(digest)
+                append(search)
                 head_hash = digest
             if params:
                 _insert_rows(conn, params, self._per_statement)
@@ -544,8 +634,9 @@ class AuditStore:
         if not self._sinks.sinks:
             return [{}] * count
         width = len(_INSERT_COLUMNS)
+        names = _INSERT_COLUMNS[:_SINK_WIDTH]
         return [
-            dict(zip(_INSERT_COLUMNS, params[k : k + width], strict=True)) for k in range(0, len(params), width)
+            dict(zip(names, params[k : k + _SINK_WIDTH], strict=True)) for k in range(0, len(params), width)
         ]
 
     @staticmethod

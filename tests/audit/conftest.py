@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ethos_core.audit import AuditStore
-from tests.audit.helpers import known_redactor
+from tests.audit.helpers import known_redactor, known_redactor_many
 
 
 @pytest.fixture
@@ -17,12 +17,18 @@ def redact() -> Callable[[str], str]:
     return known_redactor
 
 
-@pytest.fixture
-def make_store(tmp_path: Path) -> Iterator[Callable[..., AuditStore]]:
+@pytest.fixture(params=["per_string", "batched"])
+def make_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., AuditStore]]:
+    """Stores redacting with ``redact`` (one call per string) and with ``redact_many`` (one
+    joined call per event, as the engine does); a test that passes its own redactor gets it."""
     stores: list[AuditStore] = []
 
     def factory(path: Path | None = None, **kw: Any) -> AuditStore:
-        kw.setdefault("redact", known_redactor)
+        if "redact" not in kw and "redact_many" not in kw:
+            if request.param == "batched":
+                kw["redact_many"] = known_redactor_many
+            else:
+                kw["redact"] = known_redactor
         store = AuditStore(path or tmp_path / "observability.db", **kw)
         stores.append(store)
         return store

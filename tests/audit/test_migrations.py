@@ -9,8 +9,22 @@ import pytest
 
 from ethos_core.audit import AuditStore
 from ethos_core.audit import query as q
-from ethos_core.audit.schema import MIGRATIONS, SCHEMA_VERSION, connect, current_version, migrate
+from ethos_core.audit.chain import GENESIS, row_hash
+from ethos_core.audit.schema import EVENT_FIELDS, MIGRATIONS, SCHEMA_VERSION, connect, current_version, migrate
 from ethos_core.types import AuditEvent
+
+
+def _as_the_v3_writer_did(conn: sqlite3.Connection) -> None:
+    """Chain the rows and index them (FTS over the v2/v3 generated ``search``), as a v3 writer would."""
+    conn.execute("INSERT INTO events_fts(events_fts) VALUES ('rebuild')")  # before the update trigger runs
+    cols = ", ".join(EVENT_FIELDS)
+    prev = GENESIS
+    last = 0
+    for row in conn.execute(f"SELECT {cols} FROM events ORDER BY id").fetchall():
+        digest = row_hash(prev, row)
+        conn.execute("UPDATE events SET prev_hash = ?, row_hash = ? WHERE id = ?", (prev, digest, row[0]))
+        prev, last = digest, row[0]
+    conn.execute("UPDATE chain SET anchor_id = 0, head_id = ?, head_hash = ? WHERE k = 1", (last, prev))
 
 
 def _old_database(path: Path, version: int) -> None:
@@ -26,6 +40,8 @@ def _old_database(path: Path, version: int) -> None:
                     "INSERT INTO events (id, ts, category, code, personality, snapshot_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (i, f"2024-01-0{i}T00:00:00.000000Z", "audit.block", "deny", "eng", "s1", f'{{"host":"legacy{i}"}}'),
                 )
+        if version >= 3:
+            _as_the_v3_writer_did(conn)
     finally:
         conn.close()
 

@@ -174,7 +174,7 @@ def test_health_reports_state(store: AuditStore) -> None:
     assert health["ok"] and health["writable"]
     assert health["last_error"] is None
     assert health["events_written"] == 1
-    assert health["schema_version"] == 3
+    assert health["schema_version"] == 4
     assert health["queue_depth"] == 0
 
 
@@ -355,3 +355,31 @@ def test_for_runtime_uses_home_retention_and_configured_sinks(tmp_path: Path) ->
     finally:
         store.close()
     assert json.loads(out.read_text())["category"] == "system.startup"
+
+
+def test_search_indexes_every_short_string_and_the_head_of_long_ones(store: AuditStore) -> None:
+    from ethos_core.audit import query as q
+    from ethos_core.audit.schema import SEARCH_CHARS_PER_STRING
+
+    body = "intro " + "filler " * 500 + "deepword"
+    store.write(AuditEvent("audit.tool_call", rule="ssrf.metadata", data={"result": body, "host": "late-host.example"}))
+    store.write(AuditEvent("audit.block", data={"password": "maskedvalue", "reason": "blocked the exact phrase here"}))
+    store.flush()
+    conn = q.open_readonly(store.path)
+    try:
+        # A short string after a long body is found (v2/v3 indexed only the JSON's first 1,024 chars).
+        assert [e["data"]["host"] for e in q.search(conn, "late-host.example")] == ["late-host.example"]
+        assert len(q.search(conn, "intro")) == 1 and len(q.search(conn, "ssrf.metadata")) == 1
+        assert q.search(conn, "deepword") == []  # past SEARCH_CHARS_PER_STRING of its string
+        assert len(body) > SEARCH_CHARS_PER_STRING
+        assert len(q.search(conn, "password")) == 1  # keys are searchable …
+        assert q.search(conn, "maskedvalue") == []  # … values under secret keys are not stored
+        assert len(q.search(conn, '"the exact phrase"', raw=True)) == 1  # phrases still work (detail=full)
+        assert q.search(conn, '"exact the phrase"', raw=True) == []
+    finally:
+        conn.close()
+    rw = sqlite3.connect(store.path)
+    try:
+        rw.execute("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
+    finally:
+        rw.close()
