@@ -88,6 +88,7 @@ class Pipeline:
     def __init__(self, pm: EthosPluginManager):
         self.pm = pm
         self.plugin_failures: list[tuple[str, str, str]] = []  # (stage, plugin, error)
+        self._stamp_cache: dict[tuple[int, str], tuple[Decision, Decision]] = {}
 
     # --- generic machinery -----------------------------------------------------------------
 
@@ -110,18 +111,55 @@ class Pipeline:
         return results
 
     def decide(self, stage: Stage, **kwargs: Any) -> Decision:
-        """Run a decision stage and reduce strictest-wins; ties prefer the built-in, then name."""
-        decisions: list[tuple[int, str, Decision]] = []
+        """Run a decision stage and reduce strictest-wins; ties prefer the built-in, then name.
+
+        Same semantics as ``_run`` followed by ``_as_decision`` per result and a sort, fused into
+        one loop (this runs six times per tool call).
+        """
+        impls = self.pm.verify_stage(stage)
+        is_builtin = self.pm.is_builtin
+        best: Decision | None = None
+        best_key: tuple[int, int, str] | None = None
         saw_builtin = False
-        for res in self._run(stage, kwargs):
-            saw_builtin = saw_builtin or res.builtin
-            decision = self._as_decision(stage, res)
-            if decision is not None:
-                decisions.append((0 if res.builtin else 1, res.plugin, decision))
-        if not saw_builtin:  # verify_stage guarantees it; belt and braces
+        for impl in impls:
+            builtin = is_builtin(plugin=impl.plugin)
+            saw_builtin = saw_builtin or builtin
+            name = impl.plugin_name
+            try:
+                value = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:  # noqa: BLE001 - fail closed per plugin
+                log.warning("plugin %s failed in %s: %r", name, stage.value, exc)
+                self.plugin_failures.append((stage.value, name, type(exc).__name__))
+                decision = self._as_decision(stage, ImplResult(name, builtin, error=exc))
+            else:
+                if type(value) is Decision:
+                    decision = self._stamped(value, stage, name)
+                else:
+                    decision = self._as_decision(stage, ImplResult(name, builtin, value=value))
+            if decision is None:
+                continue
+            key = (-decision.verdict, 0 if builtin else 1, name)
+            if best_key is None or key < best_key:
+                best, best_key = decision, key
+        if not saw_builtin or best is None:  # verify_stage guarantees it; belt and braces
             raise EngineIntegrityError(f"stage {stage.value}: built-in did not run")
-        decisions.sort(key=lambda item: (-item[2].verdict, item[0], item[1]))
-        return decisions[0][2]
+        return best
+
+    def _stamped(self, value: Decision, stage: Stage, name: str) -> Decision:
+        """``value`` with ``stage`` and ``source`` set. Engines return shared constant decisions
+        for their common answers; the stamped copy of such an object is kept (keyed by its id,
+        checked by identity: the cache holds the object, so the id cannot be reused)."""
+        if value.stage is stage and value.source == name:
+            return value
+        key = (id(value), name)
+        hit = self._stamp_cache.get(key)
+        if hit is not None and hit[0] is value and hit[1].stage is stage:
+            return hit[1]
+        stamped = attrs.evolve(value, stage=stage, source=name)
+        if len(self._stamp_cache) >= 512:
+            self._stamp_cache.clear()
+        self._stamp_cache[key] = (value, stamped)
+        return stamped
 
     def _as_decision(self, stage: Stage, res: ImplResult) -> Decision | None:
         if res.error is not None:

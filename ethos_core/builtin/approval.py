@@ -19,6 +19,7 @@ from ethos_core.types import ApprovalMode, ApprovalRequest, Context, Decision
 from ethos_core.verdicts import Verdict
 
 RELAXABLE_RISKS = frozenset({"low", "medium"})
+_NOT_NEEDED = Decision.allow(Stage.APPROVAL, "approval.not_needed", "nothing was flagged")
 
 
 class ApprovalFloor:
@@ -32,7 +33,7 @@ class ApprovalFloor:
             first = next(d for d in flagged if d.verdict is Verdict.DENY)
             return Decision.deny(Stage.APPROVAL, first.rule, first.reason)
         if not flagged:
-            return Decision.allow(Stage.APPROVAL, "approval.not_needed", "nothing was flagged")
+            return _NOT_NEEDED
         mode = ctx.personality.safety.approval_mode
         from_classifier_only = all(d.stage is Stage.CLASSIFY_RISK and d.risk != "hardline" for d in flagged)
         if mode is ApprovalMode.OFF and from_classifier_only:

@@ -54,19 +54,26 @@ def _evidence(command: str, **extra: Any) -> dict[str, Any]:
     return {"command": shown, **extra}
 
 
+# Decisions are frozen: the common ALLOWs are shared objects (the pipeline stamps each once).
+_NOT_A_COMMAND = Decision.allow(Stage.HARDLINE, "hardline.none", "not a command")
+_NO_COMMAND_ARG = Decision.allow(Stage.HARDLINE, "hardline.none", "no command argument to judge")
+_NO_HARDLINE_RULE = Decision.allow(Stage.HARDLINE, "hardline.none", "no hardline rule matched")
+_LOW_RISK = Decision.allow(Stage.CLASSIFY_RISK, "risk.low", "no risk rule matched", risk="low")
+
+
 def judge_hardline(call: ToolCall, ctx: Context, home: str | None = None, ethos_home: str | None = None) -> Decision:
     """Stage ⑦ decision for ``call``: DENY with the first hardline rule, else ALLOW ``hardline.none``."""
     if not is_command_call(call):
-        return Decision.allow(Stage.HARDLINE, "hardline.none", "not a command")
+        return _NOT_A_COMMAND
     command = command_of(call)
     if command is None:
         if call.name == "shell":
             return Decision.deny(Stage.HARDLINE, "shell.unparseable", "the shell tool needs a string command")
-        return Decision.allow(Stage.HARDLINE, "hardline.none", "no command argument to judge")
+        return _NO_COMMAND_ARG
     analysis = analyze(command, call.cwd, home or _home(), ethos_home)
     findings = hardline_findings(analysis)
     if not findings:
-        return Decision.allow(Stage.HARDLINE, "hardline.none", "no hardline rule matched")
+        return _NO_HARDLINE_RULE
     first = findings[0]
     base = RULE_REASONS.get(first.rule, "")
     reason = f"{base}: {first.reason}" if base else first.reason
@@ -90,7 +97,7 @@ def judge_risk(call: ToolCall, ctx: Context, home: str | None = None, ethos_home
         if Capability.EXEC in call.capabilities:
             return Decision.approve(Stage.CLASSIFY_RISK, "risk.unjudged_exec",
                                     "the tool runs code that cannot be inspected", risk="medium")
-        return Decision.allow(Stage.CLASSIFY_RISK, "risk.low", "no risk rule matched", risk="low")
+        return _LOW_RISK
     command = command_of(call)
     if command is None:
         return Decision.approve(Stage.CLASSIFY_RISK, "risk.unjudged_exec", "no command string to inspect",
@@ -99,7 +106,7 @@ def judge_risk(call: ToolCall, ctx: Context, home: str | None = None, ethos_home
     findings = risk_findings(analysis)
     top = overall(findings)
     if top is None:
-        return Decision.allow(Stage.CLASSIFY_RISK, "risk.low", "no risk rule matched", risk="low")
+        return _LOW_RISK
     return Decision.approve(
         Stage.CLASSIFY_RISK,
         top.rule,
