@@ -33,16 +33,16 @@ import importlib
 import re
 import string
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from ethos_core.injection import rules
 from ethos_core.injection.markers import count_marker_like
-from ethos_core.injection.normalize import fold
+from ethos_core.injection.normalize import fold, fold_reference
 from ethos_core.injection.sanitize import scan_counts
 
-MAX_MATCHES_PER_SIGNAL = 64  # mention-skips per signal before giving up on that signal
 MAX_SEGMENTS = 48  # decoded segments examined per call (all depths)
 MAX_SEGMENT_CHARS = 65_536  # encoded characters taken from one segment
 MAX_DECODED_TOTAL = 262_144  # decoded characters examined per call
@@ -147,60 +147,66 @@ def _inside_word(folded: str, start: int) -> bool:
     return first.isascii() and first.isalnum() and (prev.isalnum() or prev == "_")
 
 
-def _build_index() -> tuple[dict[str, list[rules.CompiledRule]], list[rules.CompiledRule]]:
-    index: dict[str, list[rules.CompiledRule]] = {}
-    unanchored: list[rules.CompiledRule] = []
-    for rule in _COMPILED:
-        if not rule.anchors:
-            unanchored.append(rule)
-        for anchor in rule.anchors:
-            index.setdefault(anchor, []).append(rule)
-    return index, unanchored
-
-
-_INDEX, _UNANCHORED = _build_index()
-
-
-def _build_automaton() -> Any:
-    """One Aho-Corasick automaton over every anchor: a single pass yields all occurrences,
-    overlapping ones included, as ``(end index, (len - 1, rules))``."""
-    automaton = _ahocorasick.Automaton()
-    for anchor, anchored in _INDEX.items():
-        automaton.add_word(anchor, (len(anchor) - 1, tuple(anchored)))
-    automaton.make_automaton()
-    return automaton
-
-
-_AUTOMATON = _build_automaton()
-
-
 def _accept(rule: rules.CompiledRule, folded: str, m: re.Match[str]) -> bool:
     if _inside_word(folded, m.start()):
         return False
     return not (rule.signal in rules.MENTION_SENSITIVE and _is_mention(folded, m.start()))
 
 
-def _search_rule(rule: rules.CompiledRule, folded: str) -> re.Match[str] | None:
-    pos = 0
-    for _ in range(MAX_MATCHES_PER_SIGNAL):
-        m = rule.pattern.search(folded, pos)
-        if m is None or _accept(rule, folded, m):
-            return m
-        pos = m.start() + 1
-    return None
+# Rules whose anchors include a line break are searched instead: a line break is too common an
+# anchor, and a pattern with a literal first character is searched in C.
+_SEARCH_ANCHORS = frozenset({"\n"})
+
+
+def _build_tables() -> tuple[Any, tuple[tuple[int, rules.CompiledRule], ...]]:
+    """The anchor automaton and the rules searched over the whole text.
+
+    Each automaton value is ``(len - 1, rules, gate)``: the rules (with their table order) that
+    start with that anchor, and one pattern matching where any of them matches (the rule's own
+    pattern when there is one), so a position where none matches costs one regex call.
+    """
+    by_anchor: dict[str, list[tuple[int, rules.CompiledRule]]] = {}
+    searched: list[tuple[int, rules.CompiledRule]] = []
+    for order, rule in enumerate(_COMPILED):
+        if not rule.anchors or rule.anchors & _SEARCH_ANCHORS:
+            searched.append((order, rule))
+            continue
+        for anchor in rule.anchors:
+            by_anchor.setdefault(anchor, []).append((order, rule))
+    automaton = _ahocorasick.Automaton()
+    for anchor, anchored in by_anchor.items():
+        if len(anchored) == 1:
+            gate = anchored[0][1].pattern
+        else:
+            gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule in anchored))
+        automaton.add_word(anchor, (len(anchor) - 1, tuple(anchored), gate))
+    automaton.make_automaton()
+    return automaton, tuple(searched)
+
+
+_AUTOMATON, _SEARCHED = _build_tables()
+
+
+def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: dict[str, Tier1Match]) -> None:
+    """Add the matches to ``found`` in text order (the first one names ``inj.encoded``)."""
+    for signal, (_, _, m) in sorted(best.items(), key=lambda item: item[1][:2]):
+        found[signal] = Tier1Match(signal, m.group(0)[:EXCERPT], where)
 
 
 def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
-    """Record the first accepted match of each signal not yet in ``found``.
+    """Record, for each signal not yet in ``found``, its accepted match that starts first (ties:
+    the rule listed first) — what searching every rule over all of ``folded`` gives
+    (:func:`scan_phrases_reference`).
 
-    Each rule is tried only where one of its literal anchors occurs. One Aho-Corasick pass
-    finds every anchor occurrence (overlaps included); a position inside a word is skipped
-    before any rule runs (no rule is accepted there), and whether a position is quoted is
-    computed once per position (it does not depend on the rule).
+    A rule is tried only where one of its literal anchors occurs (every match starts with one),
+    found in one Aho-Corasick pass; a position inside a word is skipped before any rule runs
+    (no rule is accepted there); one gate pattern per anchor rules out all its rules at once;
+    whether a position is quoted is computed once per position (it does not depend on the rule).
     """
+    best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
     sensitive = rules.MENTION_SENSITIVE
-    for end, (back, anchored) in _AUTOMATON.iter(folded):
+    for end, (back, anchored, gate) in _AUTOMATON.iter(folded):
         start = end - back
         if start:
             first = folded[start]
@@ -208,11 +214,15 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
                 prev = folded[start - 1]
                 if prev.isalnum() or prev == "_":
                     continue
-        for rule in anchored:
+        gated = gate.match(folded, start)
+        if gated is None:
+            continue
+        for order, rule in anchored:
             signal = rule.signal
-            if signal in found:
+            prior = best.get(signal)
+            if signal in found or (prior is not None and (prior[0], prior[1]) <= (start, order)):
                 continue
-            m = rule.pattern.match(folded, start)
+            m = gated if rule.pattern is gate else rule.pattern.match(folded, start)
             if m is None:
                 continue
             if signal in sensitive:
@@ -221,10 +231,40 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
                     quoted = mention[start] = _is_mention(folded, start)
                 if quoted:
                     continue
-            found[signal] = Tier1Match(signal, m.group(0)[:EXCERPT], where)
-    for rule in _UNANCHORED:
-        if rule.signal not in found and (m := _search_rule(rule, folded)) is not None:
-            found[rule.signal] = Tier1Match(rule.signal, m.group(0)[:EXCERPT], where)
+            best[signal] = (start, order, m)
+    for order, rule in _SEARCHED:
+        signal = rule.signal
+        if signal in found:
+            continue
+        prior = best.get(signal)
+        pos = 0
+        while (m := rule.pattern.search(folded, pos)) is not None:
+            start = m.start()
+            if prior is not None and (prior[0], prior[1]) <= (start, order):
+                break
+            if _accept(rule, folded, m):
+                best[signal] = (start, order, m)
+                break
+            pos = start + 1
+    _record(best, where, found)
+
+
+def _scan_phrases_reference(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+    """:func:`_scan_phrases` without anchors or gates: every rule searched over all of
+    ``folded`` (slow; :func:`classify_reference` uses it so tests can check the two agree)."""
+    best: dict[str, tuple[int, int, re.Match[str]]] = {}
+    for order, rule in enumerate(_COMPILED):
+        if rule.signal in found:
+            continue
+        pos = 0
+        while (m := rule.pattern.search(folded, pos)) is not None:
+            if _accept(rule, folded, m):
+                prior = best.get(rule.signal)
+                if prior is None or (prior[0], prior[1]) > (m.start(), order):
+                    best[rule.signal] = (m.start(), order, m)
+                break
+            pos = m.start() + 1
+    _record(best, where, found)
 
 
 def _printable_ratio(text: str) -> float:
@@ -409,12 +449,24 @@ def _decoded_segments(text: str, budget: list[int]) -> list[tuple[str, str]]:
     return out
 
 
-def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int) -> None:
+@attrs.frozen
+class _Paths:
+    """The functions one classification runs: the fast ones, or the whole-text references."""
+
+    fold: Callable[[str], str]
+    scan_phrases: Callable[[str, str, dict[str, Tier1Match]], None]
+
+
+_FAST = _Paths(fold=fold, scan_phrases=_scan_phrases)
+_REFERENCE = _Paths(fold=fold_reference, scan_phrases=_scan_phrases_reference)
+
+
+def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths) -> None:
     for where, decoded in _decoded_segments(text, budget):
         inner: dict[str, Tier1Match] = {}
-        _scan_phrases("\n" + fold(decoded), where, inner)
+        paths.scan_phrases("\n" + paths.fold(decoded), where, inner)
         if depth < MAX_DEPTH:
-            _scan_decoded(decoded, inner, budget, depth + 1)
+            _scan_decoded(decoded, inner, budget, depth + 1, paths)
         inner.pop(rules.ENCODED, None)
         for sig, match in inner.items():
             found.setdefault(sig, attrs.evolve(match, where=where))
@@ -425,10 +477,20 @@ def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], de
 
 def classify(text: str) -> Tier1Result:
     """Tier-1 verdict for ``text`` (any size; work is linear and decoded work is capped)."""
+    return _classify(text, _FAST)
+
+
+def classify_reference(text: str) -> Tier1Result:
+    """:func:`classify` through the whole-text reference paths (no anchors, gates or per-stretch
+    folding). Slow; it exists so tests can check that every fast path gives the same result."""
+    return _classify(text, _REFERENCE)
+
+
+def _classify(text: str, paths: _Paths) -> Tier1Result:
     if not isinstance(text, str):
         raise TypeError("classify() needs str")
     found: dict[str, Tier1Match] = {}
-    folded = "\n" + fold(text)  # a leading newline lets line-start rules anchor on "\n"
+    folded = "\n" + paths.fold(text)  # a leading newline lets line-start rules anchor on "\n"
     counts = scan_counts(text, folded)
     hidden = counts["bidi_controls"] + counts["unicode_tags"]
     if hidden or counts["zero_width"] + counts["other_invisible"] >= 3:
@@ -439,8 +501,8 @@ def classify(text: str) -> Tier1Result:
         )
     if count_marker_like(folded, folded=True):
         found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
-    _scan_phrases(folded, "text", found)
-    _scan_decoded(text, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1)
+    paths.scan_phrases(folded, "text", found)
+    _scan_decoded(text, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)
     signals = tuple(sorted(found))
     matches = tuple(found[s] for s in signals)
     return Tier1Result(flagged=bool(signals), signals=signals, matches=matches, counts=counts)

@@ -58,10 +58,8 @@ def _fold_confusables(run: re.Match[str]) -> str:
 
 
 def _collapse_space(text: str) -> str:
-    """Each run of whitespace becomes one line break if it holds one, else one space.
-
-    Every step starts at a literal or a rare character, so ordinary text costs a few C scans.
-    """
+    """Each run of whitespace becomes one line break if it holds one, else one space
+    (:func:`fold_reference`; :func:`fold` does the same on bytes)."""
     if text.isascii():
         if any(ch in text for ch in _OTHER_SPACE_ASCII):
             text = _OTHER_SPACE_RE.sub(" ", text)
@@ -76,17 +74,87 @@ def _collapse_space(text: str) -> str:
     return text
 
 
-def fold(text: str) -> str:
-    """The normalised form tier-1 rules match against (lengths and offsets may change)."""
-    if not text.isascii():
-        text = INVISIBLE_RE.sub("", text)
-        text = unicodedata.normalize("NFKD", text)
-        text = _COMBINING_RE.sub("", text)
-        text = unicodedata.normalize("NFKC", text)
+def _fold_letters(text: str) -> str:
+    """Every step of :func:`fold` but the whitespace collapse, applied to all of ``text``."""
+    text = INVISIBLE_RE.sub("", text)
+    text = unicodedata.normalize("NFKD", text)
+    text = _COMBINING_RE.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
     text = text.casefold()
     if not text.isascii():
         text = _CONFUSABLE_RUN_RE.sub(_fold_confusables, text)
-    return _collapse_space(text)
+    return text
+
+
+# Cutting the text right before an ASCII character is exact for every step of the fold: an
+# ASCII character is a starter (canonical reordering never crosses it), no canonical
+# decomposition has an ASCII tail (so it never composes with what precedes it), and it blocks
+# composition across itself; invisible removal, case folding, the look-alike table and the
+# mapping of other spaces to " " work one character at a time. So the non-ASCII stretches (runs
+# joined across ASCII gaps of up to 8 characters), each with the ASCII character before it
+# (which a mark may compose with), are folded alone and the ASCII rest goes through one byte
+# table. All of it works on the UTF-8 copy, where C byte scans are fastest; the stretch regex
+# starts with a literal byte so the engine skips to candidates in C.
+_ASCII_FOLD_TABLE = bytes(
+    (b + 32 if 0x41 <= b <= 0x5A else 0x20 if chr(b) in _OTHER_SPACE_ASCII else b) for b in range(256)
+)  # upper case to lower case, other ASCII spaces to " ", every byte >= 0x80 unchanged
+_HIGH_TABLE = bytes(0x61 if b < 0x80 else 0x78 for b in range(256))  # ASCII -> "a", else "x"
+_STRETCH_RE = re.compile(rb"xx*+(?:a{1,8}+xx*+)*+")
+_LINE_BREAK_RUN_BYTES_RE = re.compile(rb"\n[ \n]+")  # only " " and "\n" remain by then
+_STRETCH_CACHE: dict[bytes, bytes] = {}
+_STRETCH_CACHE_MAX = 4096
+_STRETCH_CACHE_KEY = 24  # stretches up to this many bytes (a quote, a dash, a word) are memoised
+
+
+def _fold_stretch(stretch: bytes) -> bytes:
+    folded = _fold_letters(stretch.decode("utf-8", "surrogatepass"))
+    if _OTHER_SPACE_RE.search(folded):
+        folded = _OTHER_SPACE_RE.sub(" ", folded)
+    return folded.encode("utf-8", "surrogatepass")
+
+
+def fold(text: str) -> str:
+    """The normalised form tier-1 rules match against (lengths and offsets may change).
+
+    ASCII text costs a byte-table pass and the whitespace collapse; in other text only the
+    non-ASCII stretches go through NFKD/NFKC and the look-alike table (see the note above).
+    :func:`fold_reference` is the same fold in whole-text passes.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    low = raw.translate(_ASCII_FOLD_TABLE)
+    if not text.isascii():
+        parts: list[bytes] = []
+        append = parts.append
+        cache = _STRETCH_CACHE
+        pos = 0
+        for m in _STRETCH_RE.finditer(raw.translate(_HIGH_TABLE)):
+            start, end = m.span()
+            if start:
+                start -= 1
+            if start > pos:
+                append(low[pos:start])
+            stretch = raw[start:end]
+            folded = cache.get(stretch)
+            if folded is None:
+                folded = _fold_stretch(stretch)
+                if len(stretch) <= _STRETCH_CACHE_KEY and len(cache) < _STRETCH_CACHE_MAX:
+                    cache[stretch] = folded
+            append(folded)
+            pos = end
+        append(low[pos:])
+        low = b"".join(parts)
+    while b"  " in low:  # halves every run of spaces per round
+        low = low.replace(b"  ", b" ")
+    if b"\n " in low or b"\n\n" in low:
+        low = _LINE_BREAK_RUN_BYTES_RE.sub(b"\n", low)
+    if b" \n" in low:
+        low = low.replace(b" \n", b"\n")
+    return low.decode("utf-8", "surrogatepass")
+
+
+def fold_reference(text: str) -> str:
+    """:func:`fold` without the per-stretch fast path (whole-text passes); tests compare the two."""
+    return _collapse_space(_fold_letters(text))
 
 
 def fold_pattern(pattern: str) -> str:

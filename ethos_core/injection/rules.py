@@ -315,22 +315,13 @@ def _seq_prefixes(items: list[tuple[Any, Any]]) -> list[tuple[str, bool]]:
 
 
 def _anchors(source: str) -> frozenset[str]:
-    """Short literal anchors (4 chars ASCII, 2 otherwise); empty if some match has no prefix."""
-    prefixes = [p for p, _ in _seq_prefixes(list(_parser.parse(source)))]
-    if not prefixes or any(p == "" for p in prefixes):
+    """The literal prefixes every match starts with (each as long as the syntax tree allows),
+    without those another anchor of the rule is a prefix of; empty if some match has no
+    literal prefix. Longer anchors mean fewer places where the rule is tried at all."""
+    prefixes = {p for p, _ in _seq_prefixes(list(_parser.parse(source)))}
+    if not prefixes or "" in prefixes:
         return frozenset()
-    return frozenset(_anchor(p) for p in prefixes)
-
-
-def _anchor(prefix: str) -> str:
-    """4 leading characters; CJK prefixes 2; a prefix that folds partly to ASCII (Russian)
-    is extended to its first non-ASCII character so it is only searched in non-ASCII text."""
-    if ord(prefix[0]) >= 0x2E80:
-        return prefix[:2]
-    if prefix.isascii():
-        return prefix[:4]
-    first_other = next(i for i, ch in enumerate(prefix) if not ch.isascii())
-    return prefix[: max(4, first_other + 1)]
+    return frozenset(p for p in prefixes if not any(q != p and p.startswith(q) for q in prefixes))
 
 
 def _top_level_alternatives(source: str) -> list[str]:
