@@ -44,8 +44,8 @@ from ethos_core.redaction.patterns import (
     LABELS,
     URL_SCHEME_BEFORE,
     URL_USERINFO,
+    AnchorIndex,
     Detector,
-    LiteralSet,
 )
 from ethos_core.types import RedactionSpan
 
@@ -141,7 +141,7 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     ``known_values`` maps a secret ref to its resolved value (``runtime.secret_values``): each
     value of 8+ characters is found in every form ``known.py`` lists, labelled ``secret:<ref>``.
     """
-    if not text:
+    if not text or (not known_values and text.isascii() and _quiet(text)):
         return []
     candidates = _candidates(text, known_values, decode=True)
     if not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -291,17 +291,17 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
     lowered = ascii_lower(text)
     out: list[Candidate] = []
-    cased_hits = _CASED_NEEDLES.find(text)
-    lower_hits: dict[str, list[int]] = {}
-    for requires, needle_set in _LOWER_NEEDLES:
-        if _has_any(text, requires):
-            lower_hits.update(needle_set.find(lowered))
-    triggered = set(_ALWAYS_CHECKED)
-    for needle in cased_hits:
-        triggered.update(_CASED_OWNERS.get(needle, ()))
-    for needle in lower_hits:
-        triggered.update(_LOWER_OWNERS.get(needle, ()))
-    for index in sorted(triggered):  # detector order: it breaks label ties in _resolve
+    cased_hits, lower_hits = _ANCHORS.find(text, lowered)
+    if cased_hits or lower_hits:
+        triggered = set(_ALWAYS_CHECKED)
+        for needle in cased_hits:
+            triggered.update(_CASED_OWNERS.get(needle, ()))
+        for needle in lower_hits:
+            triggered.update(_LOWER_OWNERS.get(needle, ()))
+        order: Iterable[int] = sorted(triggered)  # detector order: it breaks label ties in _resolve
+    else:
+        order = _ALWAYS_CHECKED_ORDER
+    for index in order:
         detector, ignorecase, needles, single = _DETECTOR_PLAN[index]
         if detector.requires and not _has_any(text, detector.requires):
             continue
@@ -323,15 +323,37 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
                 start = max(0, g.start() - back)
             for m in detector.regex.finditer(text, start):
                 _emit(detector, m, text, out)
-    _url_credentials(text, out)
-    matcher = matcher_for(known_values) if known_values else None
-    if matcher is not None:
-        out.extend(matcher.find(lowered))
+    if "://" in text:
+        _url_credentials(text, out)
+    if known_values:
+        matcher = matcher_for(known_values)
+        if matcher is not None:
+            out.extend(matcher.find(lowered))
     if decode:
-        out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHOR_SET)))
-        out.extend(_hex_layer(text, lowered, known_values))
+        if cased_hits:
+            out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHOR_SET)))
+        if lower_hits:
+            out.extend(_hex_layer(lowered, known_values, _merged(lower_hits, _HEX_ANCHOR_SET)))
         out.extend(_escape_layer(text, known_values))
     return out
+
+
+def _quiet(text: str) -> bool:
+    """Whether ASCII ``text`` provably yields no candidate (checked without known values).
+
+    Every candidate comes from an anchor occurrence, an always-checked detector whose gate
+    matches, a ``://``, or an escape sequence the escape layer decodes (base64 and hex runs are
+    decoded only around anchors; ASCII text holds no invisible character). One automaton scan
+    and a few ``in`` tests decide it, so short ordinary strings skip everything else.
+    """
+    for _hit in _ANCHORS.automaton.iter(text.lower()):
+        return False
+    if "://" in text or "%" in text or "\\" in text or "&#" in text:
+        return False
+    for single, gate in _ALWAYS_GATES:
+        if any(c in text for c in single) and gate.search(text) is not None:
+            return False
+    return True
 
 
 def _has_any(text: str, chars: str) -> bool:
@@ -359,16 +381,13 @@ def _detector_plan() -> tuple[tuple[Detector, bool, tuple[str, ...], tuple[str, 
 
 
 _DETECTOR_PLAN = _detector_plan()
-# Exact-case anchors of the case-sensitive detectors, plus the base64 anchors: one search of ``text``.
-_CASED_NEEDLES = LiteralSet(
-    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS)
+# Every anchor in one automaton: the exact-case anchors of the case-sensitive detectors and the
+# base64 anchors (matched against the text), the lower-case anchors of the case-insensitive
+# detectors and the hex anchors (matched against the ASCII-lower-cased text).
+_ANCHORS = AnchorIndex(
+    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS),
+    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase for a in needles] + list(_HEX_ANCHORS),
 )
-# Lower-case anchors of the case-insensitive detectors, grouped by the characters they require.
-_LOWER_NEEDLES: tuple[tuple[str, LiteralSet], ...] = tuple(
-    (req, LiteralSet(a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase and d.requires == req for a in needles))
-    for req in sorted({d.requires for d in DETECTORS if d.ignorecase})
-)
-_HEX_NEEDLES = LiteralSet(_HEX_ANCHORS)
 _B64_ANCHOR_SET = frozenset(_B64_ANCHORS)
 _HEX_ANCHOR_SET = frozenset(_HEX_ANCHORS)
 
@@ -387,6 +406,25 @@ _CASED_OWNERS = _owners(ignorecase=False)
 _LOWER_OWNERS = _owners(ignorecase=True)
 # Detectors looked at on every call: no anchors, or a single-character anchor checked by ``in``.
 _ALWAYS_CHECKED = frozenset(i for i, (_, _, needles, single) in enumerate(_DETECTOR_PLAN) if single or not needles)
+_ALWAYS_CHECKED_ORDER = tuple(sorted(_ALWAYS_CHECKED))
+
+
+def _always_gates() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """``(single-character anchors, gate)`` of each always-checked detector, for :func:`_quiet`.
+
+    Such a detector only runs when one of its characters occurs and its gate matches; one
+    without both would run on every text, and :func:`_quiet` could not skip it.
+    """
+    gates = []
+    for index in _ALWAYS_CHECKED_ORDER:
+        detector, _, _, single = _DETECTOR_PLAN[index]
+        if not single or detector.gate is None or detector.anchored or detector.lead is not None:
+            raise ValueError(f"always-checked detector {detector.label!r} needs single-character anchors and a gate")
+        gates.append(("".join(single), detector.gate[0]))
+    return tuple(gates)
+
+
+_ALWAYS_GATES = _always_gates()
 
 
 def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:
@@ -518,9 +556,10 @@ def _b64decode(run: str) -> str:
     return raw.decode("latin-1")
 
 
-def _hex_layer(text: str, lowered: str, known_values: Mapping[str, str]) -> Iterator[Candidate]:
+def _hex_layer(lowered: str, known_values: Mapping[str, str], hits: list[int]) -> Iterator[Candidate]:
+    """Decode the hex run around each anchor hit (``hits``: sorted positions in ``lowered``)."""
     done_until = -1
-    for pos in _merged(_HEX_NEEDLES.find(lowered), _HEX_ANCHOR_SET):
+    for pos in hits:
         if pos < done_until:
             continue
         start, end = _expand(lowered, pos, pos + 2, _HEX_RUN)
