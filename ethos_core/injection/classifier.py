@@ -41,7 +41,7 @@ import attrs
 from ethos_core.injection import rules
 from ethos_core.injection.markers import count_marker_like
 from ethos_core.injection.normalize import fold, fold_reference
-from ethos_core.injection.sanitize import scan_counts
+from ethos_core.injection.sanitize import scan_counts, scan_counts_reference
 
 MAX_SEGMENTS = 48  # decoded segments examined per call (all depths)
 MAX_SEGMENT_CHARS = 65_536  # encoded characters taken from one segment
@@ -454,11 +454,12 @@ class _Paths:
     """The functions one classification runs: the fast ones, or the whole-text references."""
 
     fold: Callable[[str], str]
+    scan_counts: Callable[[str, str], dict[str, int]]
     scan_phrases: Callable[[str, str, dict[str, Tier1Match]], None]
 
 
-_FAST = _Paths(fold=fold, scan_phrases=_scan_phrases)
-_REFERENCE = _Paths(fold=fold_reference, scan_phrases=_scan_phrases_reference)
+_FAST = _Paths(fold=fold, scan_counts=scan_counts, scan_phrases=_scan_phrases)
+_REFERENCE = _Paths(fold=fold_reference, scan_counts=scan_counts_reference, scan_phrases=_scan_phrases_reference)
 
 
 def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths) -> None:
@@ -491,7 +492,7 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
         raise TypeError("classify() needs str")
     found: dict[str, Tier1Match] = {}
     folded = "\n" + paths.fold(text)  # a leading newline lets line-start rules anchor on "\n"
-    counts = scan_counts(text, folded)
+    counts = paths.scan_counts(text, folded)
     hidden = counts["bidi_controls"] + counts["unicode_tags"]
     if hidden or counts["zero_width"] + counts["other_invisible"] >= 3:
         found[rules.HIDDEN_UNICODE] = Tier1Match(rules.HIDDEN_UNICODE, f"{hidden + counts['zero_width'] + counts['other_invisible']} hidden characters")

@@ -110,7 +110,61 @@ _ANY_INVISIBLE_RE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
-_TEMPLATE_HINT_RE = re.compile(r"(?m)[<\[]|^[ \t>*#_]*(?:human|assistant)")
+_ASCII_BYTES = bytes(range(0x80))
+# A "Human:" / "Assistant:" turn after a line break; the one at offset 0 is matched apart. A
+# literal first character lets the regex engine skip to candidates in C.
+_ROLE_AFTER_BREAK_RE = re.compile(r"\n[ \t>*#_]*(?:human|assistant)[ \t]*:")
+_ROLE_AT_START_RE = re.compile(r"[ \t>*#_]*(?:human|assistant)[ \t]*:")
+
+
+def _count_invisible(text: str, counts: dict[str, int]) -> None:
+    """Per-class counts of invisible characters. Every one is non-ASCII, so the classes are
+    counted on the non-ASCII characters alone (one C pass deletes the ASCII bytes); only the
+    zero-width joiner depends on its neighbours, so when there is one it is counted in place."""
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if not _ANY_INVISIBLE_RE.search(rest):
+        return
+    counts["zero_width"] = len(_ZERO_WIDTH_RE.findall(text if "\u200d" in rest else rest))
+    counts["bidi_controls"] = len(_BIDI_RE.findall(rest))
+    counts["unicode_tags"] = len(_TAGS_RE.findall(rest))
+    counts["other_invisible"] = len(_OTHER_INVISIBLE_RE.findall(rest))
+
+
+def _template_candidates(probe: str) -> list[int]:
+    """Every offset where a template token can start: a ``<``, a ``[``, or right after
+    ``[/inst]`` (the ``</s>`` that may follow it, spaced)."""
+    starts: list[int] = []
+    for needle, shift in (("<", 0), ("[", 0), ("[/inst]", 7)):
+        pos = probe.find(needle)
+        while pos >= 0:
+            starts.append(pos + shift)
+            pos = probe.find(needle, pos + 1)
+    starts.sort()
+    return starts
+
+
+def _count_template_tokens(probe: str) -> int:
+    """``sum(1 for m in _TEMPLATE_RE.finditer(probe) if m.end() > m.start())``, trying the
+    pattern only where a token can start (it cannot match empty): the same left-to-right,
+    non-overlapping matches."""
+    count = end = 0
+    for start in _template_candidates(probe):
+        if start < end:
+            continue
+        m = _TEMPLATE_RE.match(probe, start)
+        if m is not None:
+            count += 1
+            end = m.end()
+    return count
+
+
+def _count_role_markers(probe: str) -> int:
+    """``len(_ROLE_RE.findall(probe))``: a turn prefix starts a line, so it is at offset 0 or
+    right after a line break (and each match ends before the next line's break)."""
+    if "human" not in probe and "assistant" not in probe:
+        return 0
+    at_start = 1 if _ROLE_AT_START_RE.match(probe) else 0
+    return at_start + len(_ROLE_AFTER_BREAK_RE.findall(probe))
 
 
 def scan_counts(text: str, folded: str | None = None) -> dict[str, int]:
@@ -118,17 +172,28 @@ def scan_counts(text: str, folded: str | None = None) -> dict[str, int]:
 
     ``folded`` (from :func:`ethos_core.injection.normalize.fold`) lets the classifier reuse its
     folded copy: token spellings are matched case-, width- and look-alike-insensitively.
+    :func:`scan_counts_reference` gives the same counts with whole-text regex passes.
     """
     counts = dict.fromkeys(COUNT_KEYS, 0)
-    if not text.isascii() and _ANY_INVISIBLE_RE.search(text):
-        counts["zero_width"] = len(_ZERO_WIDTH_RE.findall(text))
-        counts["bidi_controls"] = len(_BIDI_RE.findall(text))
-        counts["unicode_tags"] = len(_TAGS_RE.findall(text))
-        counts["other_invisible"] = len(_OTHER_INVISIBLE_RE.findall(text))
+    if not text.isascii():
+        _count_invisible(text, counts)
     probe = folded if folded is not None else skeleton(strip_invisible(text)[0])
-    if _TEMPLATE_HINT_RE.search(probe):
-        counts["template_tokens"] = sum(1 for m in _TEMPLATE_RE.finditer(probe) if m.end() > m.start())
-        counts["role_markers"] = len(_ROLE_RE.findall(probe))
+    if "<" in probe or "[" in probe:
+        counts["template_tokens"] = _count_template_tokens(probe)
+    counts["role_markers"] = _count_role_markers(probe)
+    return counts
+
+
+def scan_counts_reference(text: str, folded: str | None = None) -> dict[str, int]:
+    """:func:`scan_counts` in whole-text regex passes (tests check the two agree)."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts["zero_width"] = len(_ZERO_WIDTH_RE.findall(text))
+    counts["bidi_controls"] = len(_BIDI_RE.findall(text))
+    counts["unicode_tags"] = len(_TAGS_RE.findall(text))
+    counts["other_invisible"] = len(_OTHER_INVISIBLE_RE.findall(text))
+    probe = folded if folded is not None else skeleton(strip_invisible(text)[0])
+    counts["template_tokens"] = sum(1 for m in _TEMPLATE_RE.finditer(probe) if m.end() > m.start())
+    counts["role_markers"] = len(_ROLE_RE.findall(probe))
     return counts
 
 
