@@ -55,6 +55,8 @@ _ACKABLE: frozenset[str] = _SESSION_WIDE | {R.ERRORS_TOOL, R.LOOP}
 _SOURCE = Stage.WATCHER_POLICY.builtin_name
 _ALLOW = Decision.allow(Stage.WATCHER_POLICY, R.OK, "no watcher rule triggered")
 _MAX_RATE_ENTRIES = 100_000
+_WAKE_BATCH = 64  # queued events that wake an idle watcher thread at once
+_WAKE_INTERVAL = 0.05  # else at most one wake-up per this many seconds (the idle wait is 0.25 s)
 _MAX_POLICY_CACHE = 256
 
 
@@ -165,6 +167,7 @@ class Watcher:
         self._cond = threading.Condition(threading.Lock())
         self._wake = threading.Event()
         self._idle = False
+        self._last_wake = -math.inf  # time.monotonic() of the last wake-up from observe
         self._closing = False
         self._closed = False
         self._progress_real = time.monotonic()
@@ -229,7 +232,11 @@ class Watcher:
             self._seq += 1
             sess.last_seq = self._seq
             self._queue.append((sess, self._seq, now, real, event))
-        if self._idle:
+        # Wake an idle thread only for a batch, or when it was last woken a while ago: a wake-up
+        # per event costs the agent's thread more (the woken thread takes the GIL) than applying
+        # the event itself, which the next decide/current does anyway when the thread sleeps.
+        if self._idle and (len(self._queue) >= _WAKE_BATCH or real - self._last_wake >= _WAKE_INTERVAL):
+            self._last_wake = real
             self._wake.set()
 
     # --- consumer side (the watcher thread) --------------------------------------------------

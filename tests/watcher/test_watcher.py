@@ -411,3 +411,20 @@ def test_concurrent_observers_lose_nothing(env) -> None:
     assert big._sessions[("", "s1")].tokens_session == 4000
     assert big.health()["events_dropped"] == 0
     big.close()
+
+
+def test_events_queued_while_the_thread_sleeps_are_applied_by_the_next_decision() -> None:
+    # observe() wakes an idle watcher thread at most once per interval (or for a batch); events
+    # queued in between are applied, in order, by the decision that needs them.
+    w, _, _ = make()
+    try:
+        assert w.drain()
+        for i in range(5):  # back to back: at most the first one wakes the thread
+            w.observe(tool_end(f"t{i}", ok=False), ctx())
+        w.observe(tool_end("reader", untrusted=True), ctx())
+        d = w.decide(call("post", EXFIL), ctx())
+        assert d.verdict is Verdict.DENY and d.rule == "watcher.sequence"
+        h = w.health()
+        assert h["events_processed"] == h["events_observed"] == 6 and h["status"] in ("ok", "degraded")
+    finally:
+        w.close()
