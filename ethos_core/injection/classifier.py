@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from ethos_core.injection import rules
-from ethos_core.injection.markers import count_marker_like
+from ethos_core.injection.markers import count_marker_like, count_marker_like_reference
 from ethos_core.injection.normalize import fold, fold_reference
 from ethos_core.injection.sanitize import scan_counts, scan_counts_reference
 
@@ -397,20 +397,21 @@ def _whole(text: str) -> list[tuple[int, int]]:
 
 def _segment_spans(kind: str, text: str, encoded: bytes) -> list[tuple[int, int]]:
     """Where the decoder ``kind`` can match at all: a necessary condition checked with C scans,
-    so ordinary prose skips the per-character regex passes."""
+    so ordinary prose skips the per-character regex passes. A one-byte ``in`` (memchr) goes
+    before every longer needle, which costs far more per byte."""
     if kind == "unicode_tags":
-        return _whole(text) if b"\xf3\xa0\x80" in encoded or b"\xf3\xa0\x81" in encoded else []
+        return _whole(text) if b"\xf3" in encoded and (b"\xf3\xa0\x80" in encoded or b"\xf3\xa0\x81" in encoded) else []
     if kind == "base64":
         return _long_runs(text, encoded, _B64_TABLE)
     if kind == "hex":
         return _long_runs(text, encoded, _HEX_TABLE)
     if kind == "hex_escape":
-        return _whole(text) if "\\x" in text else []
+        return _whole(text) if b"\\" in encoded and b"\\x" in encoded else []
     if kind == "uni_escape":
-        return _whole(text) if "\\u" in text else []
+        return _whole(text) if b"\\" in encoded and b"\\u" in encoded else []
     if kind == "url":
-        return _percent_spans(text) if "%" in text else []
-    return _whole(text) if "&" in text else []  # html
+        return _percent_spans(text) if b"%" in encoded else []
+    return _whole(text) if b"&" in encoded else []  # html
 
 
 _DECODERS = (
@@ -455,11 +456,25 @@ class _Paths:
 
     fold: Callable[[str], str]
     scan_counts: Callable[[str, str], dict[str, int]]
+    count_marker_like: Callable[[str], int]
     scan_phrases: Callable[[str, str, dict[str, Tier1Match]], None]
 
 
-_FAST = _Paths(fold=fold, scan_counts=scan_counts, scan_phrases=_scan_phrases)
-_REFERENCE = _Paths(fold=fold_reference, scan_counts=scan_counts_reference, scan_phrases=_scan_phrases_reference)
+def _markers_folded(folded: str) -> int:
+    return count_marker_like(folded, folded=True)
+
+
+def _markers_folded_reference(folded: str) -> int:
+    return count_marker_like_reference(folded, folded=True)
+
+
+_FAST = _Paths(fold=fold, scan_counts=scan_counts, count_marker_like=_markers_folded, scan_phrases=_scan_phrases)
+_REFERENCE = _Paths(
+    fold=fold_reference,
+    scan_counts=scan_counts_reference,
+    count_marker_like=_markers_folded_reference,
+    scan_phrases=_scan_phrases_reference,
+)
 
 
 def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths) -> None:
@@ -500,7 +515,7 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
         found[rules.TEMPLATE_TOKEN] = Tier1Match(
             rules.TEMPLATE_TOKEN, f"{counts['template_tokens']} template tokens, {counts['role_markers']} role markers"
         )
-    if count_marker_like(folded, folded=True):
+    if paths.count_marker_like(folded):
         found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
     paths.scan_phrases(folded, "text", found)
     _scan_decoded(text, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)

@@ -88,9 +88,27 @@ def neutralize(text: str, nonce: str | None = None) -> tuple[str, int]:
     return text, count
 
 
-_MARKER_BRACKETS_RE = re.compile("[\u27e6\u27e7\u301a\u301b\u27ec\u27ed\u2983\u2984\u27ea\u27eb]")
 _SPACED_ETHOS_RE = re.compile(_spaced("ethos"))
 _REACH = 100  # every marker-like span ends well within this many characters of its anchor
+
+
+# Bytes deleted before looking for a spaced "ethos": every ASCII byte that is not a letter or a
+# digit (so also "_") and every non-ASCII byte. What separates the letters of a spaced "ethos"
+# ([\W_]) is deleted, its letters are kept, so the word shows up contiguous.
+_SPACED_ETHOS_DELETE = bytes(b for b in range(256) if b >= 0x80 or not chr(b).isalnum())
+_BRACKETS = "\u27e6\u27e7\u301a\u301b\u27ec\u27ed\u2983\u2984\u27ea\u27eb"
+
+
+def _bracket_positions(probe: str) -> list[int]:
+    if probe.isascii():
+        return []
+    found: list[int] = []
+    for bracket in _BRACKETS:
+        pos = probe.find(bracket)
+        while pos >= 0:
+            found.append(pos)
+            pos = probe.find(bracket, pos + 1)
+    return found
 
 
 def _marker_regions(probe: str) -> list[tuple[int, int]]:
@@ -99,9 +117,12 @@ def _marker_regions(probe: str) -> list[tuple[int, int]]:
     Each alternative of the marker pattern contains an anchor: a (spaced) ``ethos`` at its start,
     the word ``untrusted`` at most ``[ \t]*`` plus 13 characters after its start, or a bracket.
     A span reaches ``_REACH`` past its anchor, so no match (nor a word-boundary test) is cut.
+    Spaced ``ethos`` is searched only if the letters-only copy holds ``ethos`` (C byte passes).
     """
-    spans = [(m.start(), m.start() + _REACH) for m in _SPACED_ETHOS_RE.finditer(probe)]
-    spans += [(m.start(), m.start() + 1) for m in _MARKER_BRACKETS_RE.finditer(probe)]
+    spans: list[tuple[int, int]] = []
+    if b"ethos" in probe.encode("utf-8", "surrogatepass").translate(None, _SPACED_ETHOS_DELETE):
+        spans += [(m.start(), m.start() + _REACH) for m in _SPACED_ETHOS_RE.finditer(probe)]
+    spans += [(pos, pos + 1) for pos in _bracket_positions(probe)]
     pos = probe.find("untrusted")
     while pos >= 0:
         lead = pos
@@ -124,7 +145,7 @@ def count_marker_like(text: str, *, folded: bool = False) -> int:
 
     ``folded=True`` says ``text`` is already folded (lower case, invisible characters removed).
     The pattern runs only over the spans around its anchors (:func:`_marker_regions`); the
-    matches are those of a pass over the whole text.
+    matches are those of a pass over the whole text (:func:`count_marker_like_reference`).
     """
     probe = text if folded else skeleton(remove_invisible(text))
     return sum(
@@ -133,6 +154,12 @@ def count_marker_like(text: str, *, folded: bool = False) -> int:
         for m in _MARKER_LIKE_RE.finditer(probe, lo, min(hi, len(probe)))
         if m.end() > m.start()
     )
+
+
+def count_marker_like_reference(text: str, *, folded: bool = False) -> int:
+    """:func:`count_marker_like` in one whole-text pass (tests check the two agree)."""
+    probe = text if folded else skeleton(remove_invisible(text))
+    return sum(1 for m in _MARKER_LIKE_RE.finditer(probe) if m.end() > m.start())
 
 
 def _check_nonce(nonce: str) -> str:
