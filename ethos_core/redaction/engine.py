@@ -128,7 +128,15 @@ def _b64_anchor_set() -> tuple[str, ...]:
 
 _B64_ANCHORS = _b64_anchor_set()
 _HEX_ANCHORS = tuple(sorted({binascii.hexlify(p.encode("ascii")).decode("ascii") for p in _DECODE_PREFIXES}))
-_ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\\[/\\\"]|&#(?:x[0-9A-Fa-f]{1,6}|[0-9]{1,7});")
+# The escapes the escape layer decodes, one literal-first regex per introducer: ``re`` scans for a
+# literal prefix at memchr-like speed but tries a three-way alternation at every character
+# (~15x slower). Escapes of different families cannot overlap (none holds another's introducer),
+# so the three scans merged by position are exactly the matches of the alternation.
+_ESCAPE_RES = (
+    ("%", re.compile(r"%[0-9A-Fa-f]{2}")),
+    ("\\", re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[/\\\"])")),
+    ("&#", re.compile(r"&#(?:x[0-9A-Fa-f]{1,6}|[0-9]{1,7});")),
+)
 _MAX_DECODE_RUN = 1 << 20
 
 
@@ -314,15 +322,11 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
             if found:
                 _run_led(detector, detector.lead, text, found, out)
         elif found or not detector.anchors or any(a in (lowered if ignorecase else text) for a in single):
-            start = 0
             if detector.gate is not None:
-                gate, back = detector.gate
-                g = gate.search(text)
-                if g is None:
-                    continue
-                start = max(0, g.start() - back)
-            for m in detector.regex.finditer(text, start):
-                _emit(detector, m, text, out)
+                _run_gated(detector, detector.gate, text, out)
+            else:
+                for m in detector.regex.finditer(text):
+                    _emit(detector, m, text, out)
     if "://" in text:
         _url_credentials(text, out)
     if known_values:
@@ -450,6 +454,21 @@ def _run_led(detector: Detector, lead: int, text: str, found: list[list[int]], o
         if m is not None:
             last_end = m.end() + lead
             _emit(detector, m, text, out)
+
+
+def _run_gated(detector: Detector, gate: tuple[re.Pattern[str], int, int], text: str, out: list[Candidate]) -> None:
+    """What ``finditer`` yields, found by ``match`` only at the starts a gate occurrence allows."""
+    regex, lo, hi = gate
+    next_start = 0  # every start below this was tried, or lies inside an earlier match
+    for g in regex.finditer(text):
+        for start in range(max(next_start, g.start() - hi), g.start() - lo + 1):
+            m = detector.regex.match(text, start)
+            if m is not None:
+                next_start = m.end()
+                _emit(detector, m, text, out)
+                break
+        else:
+            next_start = max(next_start, g.start() - lo + 1)
 
 
 def _emit(detector: Detector, m: re.Match[str], text: str, out: list[Candidate]) -> bool:
@@ -586,15 +605,17 @@ def _escape_layer(text: str, known_values: Mapping[str, str]) -> list[Candidate]
     to the left, for ``password = %41…``); the decoded windows are joined by a separator no
     pattern crosses and scanned once; spans are mapped back to the original text.
     """
-    if "%" not in text and "\\" not in text and "&#" not in text:
+    escapes = [m for intro, regex in _ESCAPE_RES if intro in text for m in regex.finditer(text)]
+    if not escapes:
         return []
+    escapes.sort(key=lambda m: m.start())
     parts: list[str] = []
     seg_dec: list[int] = []  # decoded start of each segment
     seg_info: list[tuple[int, int, bool]] = []  # (original start, original length, is_escape)
     dpos = 0
     window_end = -1
     opos = 0
-    for m in _ESCAPE_RE.finditer(text):
+    for m in escapes:
         if m.start() < window_end:
             # same window: copy the literal gap, then the escape
             if m.start() > opos:

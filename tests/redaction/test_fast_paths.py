@@ -1,0 +1,200 @@
+"""The engine's shortcuts change nothing: spans equal those of a straightforward reference.
+
+The engine finds anchors with one Aho-Corasick pass, skips detectors whose ``requires``
+characters are absent, runs case-sensitive detectors only ``lead`` characters before an anchor
+or around a ``gate`` occurrence, returns at once for short ASCII text without anchors
+(``_quiet``), and finds escapes with one literal-first regex per introducer. The reference here
+does none of that: every non-keyword detector's regex runs with ``finditer`` over the whole
+text, keyword detectors ``match`` at every ``str.find`` occurrence of their anchors, and the
+decoding layers get their anchor positions from ``str.find``. Any per-detector fast-path field
+that claims too much (a wrong ``lead``, ``requires``, ``gate`` or anchor) shows up as a difference.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import random
+import re
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ethos_core.redaction import engine
+from ethos_core.redaction.known import ascii_lower, matcher_for
+from ethos_core.redaction.patterns import DETECTORS, AnchorIndex
+from ethos_core.types import RedactionSpan
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "secrets_corpus" / "corpus.jsonl"
+ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+KNOWN = {"github": "Zq8vX3pL0mN4bR7tY2wK9sD1fG6hJ5", "tg": "r7Fp2Lq9Xw4Zc8Vb"}
+# The alternation the per-introducer escape regexes replace.
+_ESCAPE_ALTERNATION = re.compile(
+    r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\\[/\\\"]|&#(?:x[0-9A-Fa-f]{1,6}|[0-9]{1,7});"
+)
+
+
+def _find_all(haystack: str, needle: str) -> Iterator[int]:
+    i = haystack.find(needle)
+    while i != -1:
+        yield i
+        i = haystack.find(needle, i + 1)
+
+
+def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Any]:
+    lowered = ascii_lower(text)
+    out: list[Any] = []
+    for detector in DETECTORS:
+        if detector.anchored:
+            hay = lowered if detector.ignorecase else text
+            positions = sorted({p for a in detector.anchors for p in _find_all(hay, a)})
+            last_end = -1
+            for pos in positions:
+                if pos < last_end:
+                    continue
+                m = detector.regex.match(text, pos)
+                if m is not None and engine._emit(detector, m, text, out):
+                    last_end = m.end()
+        else:
+            for m in detector.regex.finditer(text):
+                engine._emit(detector, m, text, out)
+    engine._url_credentials(text, out)
+    matcher = matcher_for(known_values) if known_values else None
+    if matcher is not None:
+        out.extend(matcher.find(lowered))
+    if decode:
+        b64 = sorted(p for a in engine._B64_ANCHORS for p in _find_all(text, a))
+        hexes = sorted(p for a in engine._HEX_ANCHORS for p in _find_all(lowered, a))
+        out.extend(engine._base64_layer(text, known_values, b64))
+        out.extend(engine._hex_layer(lowered, known_values, hexes))
+        out.extend(engine._escape_layer(text, known_values))
+    return out
+
+
+def _reference_spans(text: str, known: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> list[RedactionSpan]:
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_candidates", _reference_candidates)
+        m.setattr(engine, "_quiet", lambda text: False)
+        m.setattr(engine, "_ESCAPE_RES", (("", _ESCAPE_ALTERNATION),))
+        return engine.find_spans(text, known)
+
+
+def _variants(text: str) -> list[str]:
+    return [
+        text,
+        text.upper(),
+        text.lower(),
+        text.replace("-", "\u200b-").replace("_", "_\u00ad"),
+        base64.b64encode(text.encode()).decode(),
+        "x" + base64.urlsafe_b64encode(text.encode()).decode(),
+        text.encode().hex(),
+        urllib.parse.quote(text),
+        json.dumps(text),
+        "".join(f"&#{ord(c)};" if c.isalnum() and i % 3 == 0 else c for i, c in enumerate(text)),
+        html.escape(text),
+    ]
+
+
+# Near misses of every fast-path field: anchors without the rest, separators far from keywords,
+# gate shapes (the discord dots), lead shapes (sig=, _live_), escapes, URL userinfo.
+_ADVERSARIAL = [
+    "A" * 200,
+    "sk-" * 30,
+    "sk-ant-" * 15 + "sk-ant-api03-" + "a1B2" * 10,
+    "eyJabcdefgh." * 8 + "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
+    "password" + " " * 40 + "=" + "hunter2hunter2",
+    "password" + "_" + "x" * 29 + " : 'abc def'",
+    "token" + "." * 31 + ":=" + "value12345",
+    "--db-x-y-password=s3cr3t --password 'a b' --api-key=" + "${X}",
+    ("x" * 40 + ".") * 6,
+    "M" + "a1B2c3D4e5F6g7H8i9J0k1L2m" + ".abcdef." + "Z" * 30,
+    "N" * 24 + ".abcdef.abcdef." + "q1W2" * 9 + ".xxxxxx.",
+    "O" + "b" * 27 + ".Ab1-_x." + "c" * 38 + "\n" + "M" + "c" * 22 + ".abcdef." + "d" * 30,
+    # discord bot tokens at both ends of the gate window (first dot 24 and 28 characters in)
+    "x N" + "a1" * 11 + "b" + ".abcdef." + "q1W2" * 8 + " O" + "Z9" * 13 + "c" + ".Ab1-_x." + "k" * 27 + "1",
+    "123456789:AA" + "b" * 33 + " 12345678:AA" + "c" * 34,
+    "https://x.blob.core.windows.net/c?sv=1&sig=" + "a%2Bb" * 6 + "&sig=short",
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc" + " rk_test_" + "x" * 9,
+    "%41%4B%49%41" + "%49%4F%53%46%4F%44%4E%4E%37%45%58%41%4D%50%4C%45",
+    "\\u0073\\u006b-ant-api03-" + "Q" * 30,
+    "&#115;&#107;&#x2d;proj-" + "Zz9" * 8,
+    "postgres://user:p%40ss@db:5432/x ftp://:@h redis://:pw@cache mongodb+srv://a:b@c",
+    "736b2d616e742d" * 3 + "736b2d616e742d6170693033" + "41" * 30,
+    "c2stYW50LWFwaTAz" * 3 + base64.b64encode(b"sk-ant-api03-" + b"Q" * 40).decode(),
+    "aws secret key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" + " aws " * 10,
+    "Authorization: Bearer " + "abc.DEF-123_456~789+/=" * 2,
+    "mysql -u root -pS3cr3tPw mysql -p -p'x y'",
+    "machine api.example.com login me password s3cr3tpassw0rd",
+    "AccountKey=" + "a" * 8 + ";SharedAccessSignature=sv=2020&sig=abc",
+    "s\u200bk\u200b-\u200ba\u200bn\u200bt-api03-" + "Z9" * 15,
+    "[REDACTED:anthropic]sk-ant-api03-" + "x1Y2" * 8 + " [REDACTED:secret:sk-ant-api03-" + "x1Y2" * 8 + "]",
+]
+
+
+def _texts() -> list[str]:
+    texts = [row["text"] for row in ROWS] + _ADVERSARIAL
+    return [v for t in texts for v in _variants(t)]
+
+
+def test_fast_paths_equal_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    for text in _texts():
+        for known in ({}, KNOWN):
+            assert engine.find_spans(text, known) == _reference_spans(text, known, monkeypatch), text[:200]
+
+
+def test_fast_paths_equal_the_reference_on_joined_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many texts in one string (the find_spans_many shape): skips between distant anchors."""
+    texts = _texts()
+    rnd = random.Random(13)
+    for _ in range(12):
+        joined = engine._JOIN.join(rnd.sample(texts, 40))
+        assert engine.find_spans(joined) == _reference_spans(joined, {}, monkeypatch)
+
+
+def test_quiet_short_strings_have_no_candidates() -> None:
+    """Every short ASCII string ``_quiet`` waves through yields no candidate in the reference."""
+    rnd = random.Random(5)
+    pieces = [t for t in _texts() if t.isascii()]
+    checked = 0
+    for _ in range(4000):
+        text = rnd.choice(pieces)
+        start = rnd.randrange(len(text))
+        piece = text[start : start + rnd.randint(1, 80)]
+        if engine._quiet(piece):
+            checked += 1
+            assert _reference_candidates(piece, {}, decode=True) == [], piece
+    assert checked > 100
+
+
+def test_anchor_index_equals_str_find() -> None:
+    rnd = random.Random(7)
+    cased = ["AKIA", "sk-", "SK", "aa", "aaa", "Bb_", "-us", "xé"[:1] + "Q"]
+    lower = ["password", "pwd", "aa", "a-a", "key", "--"]
+    index = AnchorIndex(cased, lower)
+    alphabet = "aAbBkKsSyYeE-_u Qé😀\u200b"
+    for _ in range(400):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60)))
+        text += rnd.choice(cased + lower + ["PASSWORD", "Pwd", "KEY"])
+        lowered = ascii_lower(text)
+        got_cased, got_lower = index.find(text, lowered)
+        want_cased = {n: list(_find_all(text, n)) for n in cased if n in text}
+        want_lower = {n: list(_find_all(lowered, n)) for n in lower if n in lowered}
+        assert got_cased == want_cased and got_lower == want_lower, text
+
+
+def test_anchor_index_refuses_bad_needles() -> None:
+    with pytest.raises(ValueError):
+        AnchorIndex([""], [])
+    with pytest.raises(ValueError):
+        AnchorIndex([], ["Password"])
+
+
+def test_gated_detector_is_linear_on_dense_gate_hits() -> None:
+    """A megabyte of gate occurrences (".abcdef." everywhere) costs a bounded number of tries each."""
+    text = ("M" + "a" * 23 + ".abcdef") * 40_000
+    spans = engine.find_spans(text)
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
