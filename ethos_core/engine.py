@@ -641,6 +641,11 @@ class Session:
         if hard.verdict is Verdict.APPROVE:
             flagged.append(hard)
         checks: list[Callable[[], Decision]] = [lambda: self.pipeline.classify_risk(call, ctx)]
+        # Stage ⑩ for every destination a command line names: the shell is no way around networkReach.
+        from ethos_core.shell.network import network_accesses
+
+        for shell_access in network_accesses(call, ethos_home=str(self.engine.runtime.home.root))[0]:
+            checks.append(lambda a=shell_access: self.pipeline.network_reach(a, ctx))  # type: ignore[misc]
         for role in tool.spec.arg_roles:
             value = call.args.get(role.name)
             if value is None:
