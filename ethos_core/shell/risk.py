@@ -9,7 +9,8 @@ Rules (id — level): ``risk.destructive_fs`` (medium/high), ``risk.vcs_rewrite`
 (medium/high), ``risk.destructive_sql`` (high), ``risk.package_install`` (medium),
 ``risk.exfiltration`` (high), ``risk.privilege`` (high), ``risk.persistence`` (high),
 ``risk.process_control`` (medium), ``risk.env_dump`` (medium), ``risk.shutdown`` (high),
-``risk.obfuscation`` (medium/high), ``risk.remote_exec`` (medium).
+``risk.obfuscation`` (medium/high), ``risk.remote_exec`` (medium), ``risk.network_dynamic``
+(medium: a network client's destination is only known at run time, see :mod:`.network`).
 
 What it does not cover: intent. A low result means no rule matched, not that the command is
 safe; the filesystem and network stages and the watcher still apply to the tool call, and
@@ -24,6 +25,7 @@ import attrs
 
 from ethos_core.shell import wrappers
 from ethos_core.shell.analyze import DYN, Analysis, SimpleCommand, describe, resolve_path
+from ethos_core.shell.network import network_targets
 from ethos_core.shell.paths import in_scratch, write_targets
 
 LEVELS = {"low": 0, "medium": 1, "high": 2}
@@ -369,6 +371,11 @@ def risk_findings(analysis: Analysis) -> list[RiskFinding]:
             finding = check2(cmd)
             if finding:
                 found.append(attrs.evolve(finding, command=tuple(describe(cmd)["argv"]), via=cmd.via))
+    dynamic = network_targets(analysis).dynamic
+    if dynamic:
+        shown = "; ".join(dynamic[:3]) + ("; …" if len(dynamic) > 3 else "")
+        found.append(RiskFinding("risk.network_dynamic", "medium",
+                                 f"a network destination is only known at run time ({shown})"))
     return found
 
 
