@@ -2,7 +2,9 @@
 
 Exit status for single checks: 0 allow/clean, 1 deny/flagged, 3 approve, 2 usage error.
 ``--batch`` reads JSON Lines and answers one JSON line per case, in order; a malformed line
-answers ``{"error": …}`` and the batch goes on.
+answers ``{"error": …}`` and the batch goes on. ``check command`` decides like the engine
+decides a shell call: hardline (⑦), risk (⑧) and network reach (⑩) for every destination the
+command names, the strictest wins (the first DENY in stage order, else the strictest flag).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import click
 
 from ethos_core.cli.common import (
@@ -23,7 +26,8 @@ from ethos_core.cli.common import (
     load_engine,
     read_only_services,
 )
-from ethos_core.types import Decision, ProvenanceVerdict
+from ethos_core.shell.network import network_accesses
+from ethos_core.types import Capability, Context, Decision, ProvenanceVerdict, ToolCall
 from ethos_core.verdicts import Verdict
 
 
@@ -64,6 +68,37 @@ def _read_input(arg: str | None) -> str:
         return f.read()
 
 
+def check_command_decision(engine: Any, command: str, personality: str | None,
+                           resolve: Mapping[str, list[str]] | None = None) -> Decision:
+    """Stages ⑦, ⑧ and ⑩ for ``command``, combined the way ``Session.before_tool`` combines them."""
+    decision: Decision = engine.check_command(command, personality)
+    if decision.verdict is Verdict.DENY:
+        return decision
+    call = ToolCall(name="shell", args={"command": command}, capabilities={Capability.EXEC})
+    accesses, _dynamic = network_accesses(call, ethos_home=str(engine.runtime.home.root))
+    if not accesses:
+        return decision
+    ctx = Context(personality=engine.personality(personality), session="check")
+    stand_in = {host: tuple(ips) for host, ips in resolve.items()} if resolve else None
+    for access in accesses:
+        if stand_in is not None:
+            access = attrs.evolve(access, resolve=stand_in)
+        reached: Decision = engine.pipeline.network_reach(access, ctx)
+        if reached.verdict is Verdict.DENY:
+            return reached
+        if reached.verdict > decision.verdict:
+            decision = reached
+    return decision
+
+
+def _resolve_arg(case: Mapping[str, Any]) -> Mapping[str, list[str]] | None:
+    resolve = case.get("resolve")
+    if resolve is not None and (not isinstance(resolve, Mapping) or not all(
+            isinstance(v, list) and all(isinstance(i, str) for i in v) for v in resolve.values())):
+        raise ValueError("'resolve' must map host → list of IP strings")
+    return resolve
+
+
 def run_case(engine: Any, case: Mapping[str, Any], personality: str | None) -> dict[str, Any]:
     """One batch case → its JSON answer. Raises ValueError for malformed cases."""
     kind = case.get("kind")
@@ -71,11 +106,7 @@ def run_case(engine: Any, case: Mapping[str, Any], personality: str | None) -> d
         url = case.get("url")
         if not isinstance(url, str):
             raise ValueError("url case needs a string 'url'")
-        resolve = case.get("resolve")
-        if resolve is not None and (not isinstance(resolve, Mapping) or not all(
-                isinstance(v, list) and all(isinstance(i, str) for i in v) for v in resolve.values())):
-            raise ValueError("'resolve' must map host → list of IP strings")
-        d: Decision = engine.check_url(url, personality, resolve=resolve)
+        d: Decision = engine.check_url(url, personality, resolve=_resolve_arg(case))
         return d.to_json()
     if kind == "path":
         path, op = case.get("path"), case.get("op")
@@ -90,7 +121,7 @@ def run_case(engine: Any, case: Mapping[str, Any], personality: str | None) -> d
         command = case.get("command")
         if not isinstance(command, str):
             raise ValueError("command case needs a string 'command'")
-        return dict(engine.check_command(command, personality).to_json())
+        return dict(check_command_decision(engine, command, personality, _resolve_arg(case)).to_json())
     if kind == "text":
         text = case.get("text")
         if not isinstance(text, str):
@@ -197,13 +228,17 @@ def check_path(ctx: click.Context, path: str, op: str, personality: str | None, 
 @check_cmd.command("command")
 @click.argument("command")
 @click.option("--personality", "-p", "personality")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST=IP[,IP…]",
+              help="Stand-in DNS answer for the hosts the command reaches (like curl --resolve).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def check_command(ctx: click.Context, command: str, personality: str | None, as_json: bool) -> None:
-    """Would the shell command be allowed (stages ⑦ and ⑧)?"""
+def check_command(ctx: click.Context, command: str, personality: str | None, resolve: tuple[str, ...],
+                  as_json: bool) -> None:
+    """Would the shell command be allowed (stages ⑦, ⑧ and ⑩ for what it reaches)?"""
+    mapping = parse_resolve(resolve)
     engine = _engine(ctx)
     try:
-        decision = engine.check_command(command, _personality(ctx, personality))
+        decision = check_command_decision(engine, command, _personality(ctx, personality), mapping or None)
     finally:
         engine.close()
     _print_decision(decision, as_json)

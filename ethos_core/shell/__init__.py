@@ -11,7 +11,8 @@ approval as ``risk.unjudged_exec``), and anything a program does beyond its comm
 
 Public API (used by ``ethos_core/builtin/hardline.py`` and ``classify_risk.py``):
 ``command_of(call)``, ``judge_hardline(call, ctx, home, ethos_home)``,
-``judge_risk(call, ctx, home, ethos_home)``, and :func:`analyze.analyze` for tools.
+``judge_risk(call, ctx, home, ethos_home)``, and :func:`analyze.analyze` for tools; the engine
+and ``ethos check command`` send what :func:`network.network_accesses` finds to stage ⑩.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any
 
 from ethos_core.shell.analyze import DYN, Analysis, analyze
 from ethos_core.shell.hardline import RULE_REASONS, hardline_findings
+from ethos_core.shell.network import NetworkTargets, network_accesses, network_targets
 from ethos_core.shell.risk import overall, risk_findings
 from ethos_core.stages import Stage
 from ethos_core.types import Capability, Context, Decision, ToolCall
 
-__all__ = ["Analysis", "analyze", "command_of", "is_command_call", "judge_hardline", "judge_risk", "DYN"]
+__all__ = ["Analysis", "analyze", "command_of", "is_command_call", "judge_hardline", "judge_risk", "DYN",
+           "NetworkTargets", "network_accesses", "network_targets"]
 
 
 def is_command_call(call: ToolCall) -> bool:
