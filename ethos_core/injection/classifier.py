@@ -30,6 +30,7 @@ import base64
 import binascii
 import html
 import importlib
+import itertools
 import re
 import string
 import urllib.parse
@@ -156,14 +157,20 @@ def _accept(rule: rules.CompiledRule, folded: str, m: re.Match[str]) -> bool:
 # Rules whose anchors include a line break are searched instead: a line break is too common an
 # anchor, and a pattern with a literal first character is searched in C.
 _SEARCH_ANCHORS = frozenset({"\n"})
+# Anchors are cut to this many characters: a deeper automaton costs more per character scanned
+# than the extra (gated) positions it rules out.
+_ANCHOR_KEEP = 8
 
 
-def _build_tables() -> tuple[Any, tuple[tuple[int, rules.CompiledRule], ...]]:
-    """The anchor automaton and the rules searched over the whole text.
+def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...]]:
+    """The anchor automata (ASCII anchors; anchors with other characters) and the rules searched
+    over the whole text.
 
     Each automaton value is ``(len - 1, rules, gate)``: the rules (with their table order) that
     start with that anchor, and one pattern matching where any of them matches (the rule's own
-    pattern when there is one), so a position where none matches costs one regex call.
+    pattern when there is one), so a position where none matches costs one regex call. Two
+    automata because the cost per character scanned grows with the number of first characters:
+    ASCII text needs only the ASCII one, other text the second one only near its letters.
     """
     by_anchor: dict[str, list[tuple[int, rules.CompiledRule]]] = {}
     searched: list[tuple[int, rules.CompiledRule]] = []
@@ -171,20 +178,56 @@ def _build_tables() -> tuple[Any, tuple[tuple[int, rules.CompiledRule], ...]]:
         if not rule.anchors or rule.anchors & _SEARCH_ANCHORS:
             searched.append((order, rule))
             continue
-        for anchor in rule.anchors:
+        for anchor in {a[:_ANCHOR_KEEP] for a in rule.anchors}:
             by_anchor.setdefault(anchor, []).append((order, rule))
-    automaton = _ahocorasick.Automaton()
+    ascii_automaton = _ahocorasick.Automaton()
+    other_automaton = _ahocorasick.Automaton()
     for anchor, anchored in by_anchor.items():
+        if not _SCRIPT_CHARS_RE.search(anchor) and not anchor.isascii():
+            raise ValueError(f"anchor {anchor!r} has characters the script windows do not cover")
         if len(anchored) == 1:
             gate = anchored[0][1].pattern
         else:
             gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule in anchored))
+        automaton = ascii_automaton if anchor.isascii() else other_automaton
         automaton.add_word(anchor, (len(anchor) - 1, tuple(anchored), gate))
-    automaton.make_automaton()
-    return automaton, tuple(searched)
+    ascii_automaton.make_automaton()
+    other_automaton.make_automaton()
+    return ascii_automaton, other_automaton, tuple(searched)
 
 
-_AUTOMATON, _SEARCHED = _build_tables()
+# Every non-ASCII anchor holds a Cyrillic letter or a character from U+2E80 up (CJK, kana, 🔓;
+# checked when the tables are built). Their UTF-8 lead bytes are D0-D3 and E2-F4 (E2 also
+# leads general punctuation: a harmless extra window).
+_SCRIPT_CHARS_RE = re.compile("[\u0400-\u04ff\u2e80-\U0010ffff]")
+_SCRIPT_TABLE = bytes(0x78 if 0xD0 <= b <= 0xD3 or 0xE2 <= b <= 0xF4 else 0x61 for b in range(256))
+_SCRIPT_RUN_RE = re.compile(rb"xx*+(?:a{1,16}+xx*+)*+")  # literal first byte: skipped to in C
+
+
+def _script_windows(folded: str) -> list[tuple[int, int]]:
+    """Merged character spans of ``folded`` holding every occurrence of a non-ASCII anchor: an
+    anchor has at most ``_ANCHOR_KEEP`` characters, one of them a script character, so it lies
+    within ``_ANCHOR_KEEP - 1`` characters of one."""
+    raw = folded.encode("utf-8", "surrogatepass")
+    pad = _ANCHOR_KEEP - 1
+    windows: list[tuple[int, int]] = []
+    last_byte = last_char = 0
+    for m in _SCRIPT_RUN_RE.finditer(raw.translate(_SCRIPT_TABLE)):
+        byte_start, byte_end = m.span()
+        while byte_end < len(raw) and 0x80 <= raw[byte_end] < 0xC0:  # finish the last character
+            byte_end += 1
+        char_start = last_char + len(raw[last_byte:byte_start].decode("utf-8", "surrogatepass"))
+        char_end = char_start + len(raw[byte_start:byte_end].decode("utf-8", "surrogatepass"))
+        last_byte, last_char = byte_end, char_end
+        lo, hi = max(0, char_start - pad), min(len(folded), char_end + pad)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
+_ASCII_AUTOMATON, _OTHER_AUTOMATON, _SEARCHED = _build_tables()
 
 
 def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: dict[str, Tier1Match]) -> None:
@@ -206,7 +249,11 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
     sensitive = rules.MENTION_SENSITIVE
-    for end, (back, anchored, gate) in _AUTOMATON.iter(folded):
+    hits = _ASCII_AUTOMATON.iter(folded)
+    if not folded.isascii():
+        others = (_OTHER_AUTOMATON.iter(folded, lo, hi) for lo, hi in _script_windows(folded))
+        hits = itertools.chain(hits, itertools.chain.from_iterable(others))
+    for end, (back, anchored, gate) in hits:
         start = end - back
         if start:
             first = folded[start]
