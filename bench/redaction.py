@@ -1,7 +1,9 @@
 """Benchmark: credential redaction (issue #4) side by side with detect-secrets.
 
 Rows: ethos ``find_spans`` throughput (MB/s) on a generated mixed 10 MB corpus (logs, JSON,
-code, prose, about one secret per KB; p50/p99 per 4 KB chunk), the same with known-value
+code, prose, about one secret per KB; p50/p99 per 4 KB chunk), per-call latency on the audit
+path's shapes (short keys and words; ~1 KB events of 17 joined strings) and on ordinary prose,
+the same with known-value
 redaction of 20 resolved secrets, recall and precision on the labelled corpus in
 tests/data/secrets_corpus/, and, when ``detect_secrets`` is importable (it is never a runtime
 dependency: ``pip install detect-secrets`` in the bench environment), the same numbers for
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ethos_core.redaction import find_spans, redact_text
+from ethos_core.redaction.engine import _JOIN
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "data" / "secrets_corpus"
@@ -57,6 +61,24 @@ def _chunk_latencies(fn: Any, text: str, n: int = 400) -> list[float]:
         fn(chunk)
         out.append((time.perf_counter() - start) * 1e6)
     return out
+
+
+def _short_strings() -> list[str]:
+    return ["tool", "web_fetch", "outcome", "ok", "duration_ms", "args", "url", "headers", "Accept", "text/html", "X-Trace", "none", "query", "result", "status", "retry_count", "content-type", "application/json"]
+
+
+def _event_texts(count: int) -> list[str]:
+    """The strings of an audit event's data (keys and values, ~1 KB), joined as find_spans_many does."""
+    rnd = random.Random(7)
+    words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(3, 9))) for _ in range(3000)]
+    texts = []
+    for i in range(count):
+        secret = "sk-" + "".join(rnd.choice("ABCDEFGHabcdefgh0123456789") for _ in range(40)) if i % 10 == 0 else "none"
+        url = "https://example.com/" + "/".join(rnd.choices(words, k=4))
+        strings = ["tool", "web_fetch", "outcome", "ok", "duration_ms", "args", "url", url, "headers", "Accept", "text/html"]
+        strings += ["X-Trace", secret, "query", " ".join(rnd.choices(words, k=20)), "result", " ".join(rnd.choices(words, k=100))]
+        texts.append(_JOIN.join(strings))
+    return texts
 
 
 def _timed(fn: Any, text: str) -> float:
@@ -133,6 +155,19 @@ def run() -> list[dict[str, Any]]:
     ethos_mbs = len(corpus) / elapsed / 1e6
     lat = _chunk_latencies(find_spans, corpus)
     rows.append(_row("redaction.ethos", "mixed 10 MB, 1 secret/KB", ethos_mbs, "MB/s", _pct(lat, 0.5), _pct(lat, 0.99), note=f"{len(spans)} spans; p50/p99 per 4 KB chunk"))
+
+    # The audit path: many short strings (dict keys, tool names, words) and ~1 KB events.
+    keys = _short_strings()
+    lat = []
+    for _ in range(300):
+        start = time.perf_counter()
+        for key in keys:
+            find_spans(key)
+        lat.append((time.perf_counter() - start) * 1e6 / len(keys))
+    rows.append(_row("redaction.ethos.keys", f"{len(keys)} short keys and words, no secret", sum(map(len, keys)) / len(keys) / _pct(lat, 0.5), "MB/s", _pct(lat, 0.5), _pct(lat, 0.99), note="per-call latency"))
+    events = _event_texts(1000)
+    lat = [_timed(find_spans, text) for text in events]
+    rows.append(_row("redaction.ethos.event", "~1 KB audit events (17 strings joined)", sum(map(len, events)) / len(events) / _pct(lat, 0.5), "MB/s", _pct(lat, 0.5), _pct(lat, 0.99), note="per-call latency"))
 
     words = "the request completed with status ok while the worker retried the job after a timeout".split()
     prose = " ".join(words[(i * 7) % len(words)] for i in range(800))[:CHUNK]

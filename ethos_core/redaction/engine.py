@@ -8,16 +8,22 @@ characters (zero-width, bidi controls, soft hyphen, tag characters) from the tex
 idempotent (``[REDACTED:…]`` markers are never matched again) and text outside a span is never
 changed. Runtime is linear in the input.
 
-Matching engine, chosen by measurement (bench/redaction.py, 10 MB of mixed text on the 2-core
-development machine): google-re2 runs a single case-insensitive keyword alternation at
-~300 MB/s against ~11 MB/s for stdlib ``re``, but it has no lookaround, so token boundaries and
-the "does not start inside a longer run" rule would move into Python code, and it is a compiled
-third-party dependency on the most security-critical path. Stdlib ``re`` with (1) literal-first
-patterns, which ``re`` scans at 400-2000 MB/s with its literal-prefix search, (2) keyword
-detectors run with ``match`` only where a keyword occurs (found with ``str.find`` on the
-lower-cased text), and (3) possessive/bounded repetitions behind run-start lookbehinds (Python
-3.11), gives linear time and the throughput bench/redaction.py prints (well above 10× the
-detect-secrets baseline). So: stdlib ``re``, no new dependency.
+Matching engine, chosen by measurement (bench/redaction.py; 2-core development machine). Anchors
+(the literals every match of a detector contains, the base64/hex anchors of the decoding layer)
+are found in ONE pass of a pyahocorasick automaton over the ASCII-lower-cased text (already a
+project dependency, used by the injection classifier); it replaced one ``re``/``str.find`` pass
+per rare pivot character, at about half the cost on mixed text and a fraction of the fixed
+cost per call. Detectors then run
+only where their anchors are: keyword detectors ``match`` at each keyword occurrence,
+literal-first ones ``lead`` characters before theirs, a ``gate``-d one only around its gate's
+occurrences, and a detector whose ``requires`` characters are absent not at all. A short ASCII
+text with no anchor, no ``://``, no escape introducer and no gate match returns at once
+(:func:`_quiet`). Escapes are found by one literal-first regex per introducer (``%``, ``\\``,
+``&#``). Stdlib ``re`` with literal-first patterns, possessive/bounded repetitions behind
+run-start lookbehinds (Python 3.11) keeps every detector linear; google-re2 (no lookaround, a
+compiled dependency on the most security-critical path) was measured and not taken.
+``tests/redaction/test_fast_paths.py`` checks that all these shortcuts give exactly the spans of
+a plain reference (every detector's ``finditer`` over the whole text).
 
 Not covered: secrets with no known shape, no keyword next to them and no known value; more
 than one layer of encoding; encryption, compression, base32 and other encodings; text a
@@ -46,6 +52,7 @@ from ethos_core.redaction.patterns import (
     URL_USERINFO,
     AnchorIndex,
     Detector,
+    LiteralSet,
 )
 from ethos_core.types import RedactionSpan
 
@@ -149,7 +156,7 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     ``known_values`` maps a secret ref to its resolved value (``runtime.secret_values``): each
     value of 8+ characters is found in every form ``known.py`` lists, labelled ``secret:<ref>``.
     """
-    if not text or (not known_values and text.isascii() and _quiet(text)):
+    if not text or (len(text) <= _QUIET_MAX and not known_values and text.isascii() and _quiet(text)):
         return []
     candidates = _candidates(text, known_values, decode=True)
     if not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -158,6 +165,9 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
 
 
 _JOIN = "\n\x00\n"
+# Texts up to this length are first checked by _quiet (a long text nearly always holds an anchor
+# hit somewhere, so there the check would only add a partial scan).
+_QUIET_MAX = 256
 
 
 def find_spans_many(texts: Sequence[str], known_values: Mapping[str, str] = EMPTY) -> list[list[RedactionSpan]]:
@@ -299,7 +309,7 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
     lowered = ascii_lower(text)
     out: list[Candidate] = []
-    cased_hits, lower_hits = _ANCHORS.find(text, lowered)
+    cased_hits, lower_hits = _find_anchors(text, lowered)
     if cased_hits or lower_hits:
         triggered = set(_ALWAYS_CHECKED)
         for needle in cased_hits:
@@ -321,7 +331,7 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
         elif detector.lead is not None:
             if found:
                 _run_led(detector, detector.lead, text, found, out)
-        elif found or not detector.anchors or any(a in (lowered if ignorecase else text) for a in single):
+        elif found or not detector.anchors or (single and _has_any(lowered if ignorecase else text, single)):
             if detector.gate is not None:
                 _run_gated(detector, detector.gate, text, out)
             else:
@@ -350,12 +360,14 @@ def _quiet(text: str) -> bool:
     decoded only around anchors; ASCII text holds no invisible character). One automaton scan
     and a few ``in`` tests decide it, so short ordinary strings skip everything else.
     """
-    for _hit in _ANCHORS.automaton.iter(text.lower()):
-        return False
+    for end, items in _ANCHORS.automaton.iter(text.lower()):
+        for needle, back, is_cased in items:
+            if not is_cased or text.startswith(needle, end - back):
+                return False
     if "://" in text or "%" in text or "\\" in text or "&#" in text:
         return False
-    for single, gate in _ALWAYS_GATES:
-        if any(c in text for c in single) and gate.search(text) is not None:
+    for char, gate in _ALWAYS_GATES:
+        if char in text and gate.search(text) is not None:
             return False
     return True
 
@@ -364,7 +376,10 @@ def _has_any(text: str, chars: str) -> bool:
     """Whether ``text`` holds one of ``chars`` (``""``: no requirement, always true)."""
     if not chars:
         return True
-    return any(c in text for c in chars)
+    for char in chars:  # a loop, not any(<generator>): this runs on every call
+        if char in text:
+            return True
+    return False
 
 
 def _merged(hits: Mapping[str, list[int]], needles: frozenset[str]) -> list[int]:
@@ -374,13 +389,13 @@ def _merged(hits: Mapping[str, list[int]], needles: frozenset[str]) -> list[int]
     return positions
 
 
-def _detector_plan() -> tuple[tuple[Detector, bool, tuple[str, ...], tuple[str, ...]], ...]:
+def _detector_plan() -> tuple[tuple[Detector, bool, tuple[str, ...], str], ...]:
     """Per detector: whether it ignores case, its anchors found by the needle sets, and the
     single characters among them (checked with ``in``, a memchr)."""
     plan = []
     for d in DETECTORS:
         single = tuple(a for a in d.anchors if len(a) == 1 and not d.anchored)
-        plan.append((d, d.ignorecase, tuple(a for a in d.anchors if a not in single), single))
+        plan.append((d, d.ignorecase, tuple(a for a in d.anchors if a not in single), "".join(single)))
     return tuple(plan)
 
 
@@ -394,6 +409,40 @@ _ANCHORS = AnchorIndex(
 )
 _B64_ANCHOR_SET = frozenset(_B64_ANCHORS)
 _HEX_ANCHOR_SET = frozenset(_HEX_ANCHORS)
+
+# The same anchors as pivot passes (one ``re`` scan per rare pivot character, skipped when the
+# pivot does not occur): cheaper than the automaton on long text that holds few of the pivot
+# characters (ordinary prose), dearer on logs, JSON and code. The lower-case anchors are grouped
+# by the characters their detectors require, so a group is not searched without them.
+_CASED_NEEDLES = LiteralSet(
+    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS)
+)
+_LOWER_NEEDLES: tuple[tuple[str, LiteralSet], ...] = tuple(
+    (req, LiteralSet(a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase and d.requires == req for a in needles))
+    for req in sorted({d.requires for d in DETECTORS if d.ignorecase})
+)
+_HEX_NEEDLES = LiteralSet(_HEX_ANCHORS)
+# Measured on the development machine: the automaton costs about as much as 12-15 pivot passes.
+_PASS_BUDGET = 12
+_PASSES_FROM = 1024  # below this length the automaton is always used (no counting overhead)
+
+
+def _find_anchors(text: str, lowered: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """``(cased hits, lower hits)``: anchor positions, from the pivot passes or the automaton.
+
+    Both give every occurrence of every anchor the detectors can use (lower-case anchors of a
+    group whose required characters are absent may be left out: their detectors are skipped).
+    """
+    if len(text) >= _PASSES_FROM:
+        lower_sets = [ls for req, ls in _LOWER_NEEDLES if _has_any(text, req)]
+        passes = _CASED_NEEDLES.passes(text) + _HEX_NEEDLES.passes(lowered)
+        passes += sum(ls.passes(lowered) for ls in lower_sets)
+        if passes <= _PASS_BUDGET:
+            lower_hits = _HEX_NEEDLES.find(lowered)
+            for ls in lower_sets:
+                lower_hits.update(ls.find(lowered))
+            return _CASED_NEEDLES.find(text), lower_hits
+    return _ANCHORS.find(text, lowered)
 
 
 def _owners(ignorecase: bool) -> dict[str, tuple[int, ...]]:
@@ -414,17 +463,17 @@ _ALWAYS_CHECKED_ORDER = tuple(sorted(_ALWAYS_CHECKED))
 
 
 def _always_gates() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """``(single-character anchors, gate)`` of each always-checked detector, for :func:`_quiet`.
+    """``(single-character anchor, gate)`` pairs of the always-checked detectors, for :func:`_quiet`.
 
     Such a detector only runs when one of its characters occurs and its gate matches; one
     without both would run on every text, and :func:`_quiet` could not skip it.
     """
-    gates = []
+    gates: list[tuple[str, re.Pattern[str]]] = []
     for index in _ALWAYS_CHECKED_ORDER:
         detector, _, _, single = _DETECTOR_PLAN[index]
         if not single or detector.gate is None or detector.anchored or detector.lead is not None:
             raise ValueError(f"always-checked detector {detector.label!r} needs single-character anchors and a gate")
-        gates.append(("".join(single), detector.gate[0]))
+        gates.extend((char, detector.gate[0]) for char in single)
     return tuple(gates)
 
 

@@ -45,6 +45,8 @@ class Detector:
     none of them the detector is skipped without searching for its anchors. ``group``: the regex
     group that is the secret (0 = the whole match). ``priority``: on overlap, the higher wins
     the label. ``check``: an extra test on the secret text (e.g. "looks random") to keep words out.
+    ``lead``, ``gate``, ``requires`` and ``anchors`` are claims the engine's shortcuts rely on;
+    tests/redaction/test_fast_paths.py checks them against a plain ``finditer`` reference.
     """
 
     label: str
@@ -413,6 +415,117 @@ LABELS: frozenset[str] = frozenset(d.label for d in DETECTORS) | {
 
 # pyahocorasick ships no type information; the automaton is used through ``Any``.
 _ahocorasick: Any = importlib.import_module("ahocorasick")
+
+# Characters of tool output (prose, code, logs, JSON) from most to least common, roughly;
+# anything not listed counts as rarer still. Only the order matters: it picks each needle's pivot.
+_COMMONNESS = " etaoinsrhldcu\nmfpgwyb.,\"vk0123456789-_:/=()'TSAICEMPRNDOLBFHWGxjU[]{}#;Yq>V<zK+@!%&*?\\|$~^`JXQZ"
+_RARITY = {c: i for i, c in enumerate(_COMMONNESS)}
+# Pivots at least this rare are searched by one regex per pivot; commoner ones by ``str.find``.
+_RARE_FROM = _RARITY["."]
+
+
+def _rarity(char: str) -> int:
+    return _RARITY.get(char, len(_COMMONNESS))
+
+
+def _pass_cost(char: str) -> float:
+    """Rough cost of one pivot pass, in units of one literal scan of the text.
+
+    Frequency is modelled as decaying geometrically with the rank in ``_COMMONNESS``; each
+    occurrence of the pivot costs about 3 % of a scan of 4 KB.
+    """
+    return 1.0 + 4096 * 0.15 * 0.9 ** _rarity(char) * 0.03
+
+
+def _choose_pivots(needles: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """Greedy set cover: few pivot characters, each rare, covering every needle that has one."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    uncovered = set(needles)
+    while uncovered:
+        counts: dict[str, int] = {}
+        for needle in uncovered:
+            for char in set(needle):
+                if _rarity(char) >= _RARE_FROM:
+                    counts[char] = counts.get(char, 0) + 1
+        char = max(sorted(counts), key=lambda c: counts[c] / _pass_cost(c))
+        for needle in sorted(n for n in uncovered if char in n):
+            groups.setdefault(char, []).append((needle, needle.index(char)))
+            uncovered.discard(needle)
+    return groups
+
+
+class LiteralSet:
+    """Every occurrence of each of a fixed set of literal strings, in a few C-level passes.
+
+    ``str.find`` costs one pass over the text per needle, and ``re`` alternations of many
+    literals run far slower than that, so each needle is keyed on its rarest character (its
+    pivot, by a fixed frequency order for tool output). Needles sharing a rare pivot are found
+    by one regex that starts with the pivot literal (which ``re`` scans for at memchr speed) and
+    checks each needle around it with fixed-width lookarounds; a pass whose pivot does not occur
+    in the text is skipped after a ``memchr``. A needle whose rarest character is still common
+    (``token``) is searched with ``str.find``, skipped likewise when its pivot is absent.
+
+    Linear time: each pass is a literal scan plus, per pivot occurrence, fixed-width checks.
+    Matching is exact (case-sensitive); lower-case the haystack and the needles for the
+    case-insensitive case.
+    """
+
+    def __init__(self, needles: Iterable[str]) -> None:
+        rare: list[str] = []
+        plain: list[tuple[str, str]] = []
+        for needle in sorted(set(needles)):
+            if not needle:
+                raise ValueError("empty needle")
+            rarest = max(needle, key=_rarity)
+            if _rarity(rarest) < _RARE_FROM:
+                plain.append((rarest, needle))
+            else:
+                rare.append(needle)
+        self._plain = tuple(plain)
+        self._passes = tuple(
+            (pivot, _pivot_regex(pivot, items), tuple(items)) for pivot, items in sorted(_choose_pivots(rare).items())
+        )
+
+    def passes(self, haystack: str) -> int:
+        """How many scans :meth:`find` makes over ``haystack`` (the passes whose pivot occurs)."""
+        plain = sum(pivot in haystack for pivot, _ in self._plain)
+        return plain + sum(pivot in haystack for pivot, _, _ in self._passes)
+
+    def find(self, haystack: str) -> dict[str, list[int]]:
+        """``{needle: ascending start positions}`` for each needle that occurs, overlaps included."""
+        hits: dict[str, list[int]] = {}
+        for pivot, needle in self._plain:
+            if pivot in haystack:
+                i = haystack.find(needle)
+                if i != -1:
+                    positions = hits[needle] = []
+                    while i != -1:
+                        positions.append(i)
+                        i = haystack.find(needle, i + 1)
+        for pivot, regex, items in self._passes:
+            if pivot not in haystack:
+                continue
+            for m in regex.finditer(haystack):
+                p = m.start()
+                for needle, idx in items:
+                    start = p - idx
+                    if start >= 0 and haystack.startswith(needle, start):
+                        hits.setdefault(needle, []).append(start)
+        return hits
+
+
+def _pivot_regex(pivot: str, items: list[tuple[str, int]]) -> re.Pattern[str]:
+    """``pivot`` then, for each needle, lookarounds for the text before and after its pivot."""
+    alternatives: list[str] = []
+    for needle, idx in items:
+        before, after = needle[:idx], needle[idx + 1 :]
+        if not before and not after:
+            return re.compile(re.escape(pivot))
+        alternatives.append(
+            (f"(?<={re.escape(before + pivot)})" if before else "") + (f"(?={re.escape(after)})" if after else "")
+        )
+    return re.compile(re.escape(pivot) + "(?:" + "|".join(alternatives) + ")")
+
 
 class AnchorIndex:
     """Every occurrence of each of a fixed set of literals, in one Aho-Corasick pass (C level).

@@ -1,6 +1,7 @@
 """The engine's shortcuts change nothing: spans equal those of a straightforward reference.
 
-The engine finds anchors with one Aho-Corasick pass, skips detectors whose ``requires``
+The engine finds anchors with one Aho-Corasick pass or with pivot passes (both are forced here
+in turn), skips detectors whose ``requires``
 characters are absent, runs case-sensitive detectors only ``lead`` characters before an anchor
 or around a ``gate`` occurrence, returns at once for short ASCII text without anchors
 (``_quiet``), and finds escapes with one literal-first regex per introducer. The reference here
@@ -26,7 +27,7 @@ import pytest
 
 from ethos_core.redaction import engine
 from ethos_core.redaction.known import ascii_lower, matcher_for
-from ethos_core.redaction.patterns import DETECTORS, AnchorIndex
+from ethos_core.redaction.patterns import DETECTORS, AnchorIndex, LiteralSet
 from ethos_core.types import RedactionSpan
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "secrets_corpus" / "corpus.jsonl"
@@ -140,19 +141,42 @@ def _texts() -> list[str]:
     return [v for t in texts for v in _variants(t)]
 
 
-def test_fast_paths_equal_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+# The two ways anchors are found (pivot passes, automaton), each forced on every text.
+_ANCHOR_PATHS = {"passes": {"_PASSES_FROM": 0, "_PASS_BUDGET": 10**9}, "automaton": {"_PASS_BUDGET": -1}}
+
+
+@pytest.mark.parametrize("path", sorted(_ANCHOR_PATHS))
+def test_fast_paths_equal_the_reference(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for text in _texts():
         for known in ({}, KNOWN):
-            assert engine.find_spans(text, known) == _reference_spans(text, known, monkeypatch), text[:200]
+            reference = _reference_spans(text, known, monkeypatch)
+            with monkeypatch.context() as m:
+                for name, value in _ANCHOR_PATHS[path].items():
+                    m.setattr(engine, name, value)
+                assert engine.find_spans(text, known) == reference, text[:200]
 
 
-def test_fast_paths_equal_the_reference_on_joined_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", sorted(_ANCHOR_PATHS))
+def test_fast_paths_equal_the_reference_on_joined_texts(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Many texts in one string (the find_spans_many shape): skips between distant anchors."""
     texts = _texts()
     rnd = random.Random(13)
     for _ in range(12):
         joined = engine._JOIN.join(rnd.sample(texts, 40))
-        assert engine.find_spans(joined) == _reference_spans(joined, {}, monkeypatch)
+        reference = _reference_spans(joined, {}, monkeypatch)
+        with monkeypatch.context() as m:
+            for name, value in _ANCHOR_PATHS[path].items():
+                m.setattr(engine, name, value)
+            assert engine.find_spans(joined) == reference
+
+
+def test_default_choice_of_anchor_path_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long prose (few pivot characters: passes) and long logs (many: automaton), as chosen."""
+    words = "the request completed with status ok while the worker retried the job after a timeout".split()
+    prose = " ".join(words[(i * 7) % len(words)] for i in range(800)) + " password is hunter2 token abc"
+    logs = "\n".join(row["text"] for row in ROWS) * 3
+    for text in (prose, logs, prose + " sk-ant-api03-" + "Zx9_Qw8-Er7Ty6Ui5Op4As3D"):
+        assert engine.find_spans(text) == _reference_spans(text, {}, monkeypatch)
 
 
 def test_quiet_short_strings_have_no_candidates() -> None:
@@ -184,6 +208,16 @@ def test_anchor_index_equals_str_find() -> None:
         want_cased = {n: list(_find_all(text, n)) for n in cased if n in text}
         want_lower = {n: list(_find_all(lowered, n)) for n in lower if n in lowered}
         assert got_cased == want_cased and got_lower == want_lower, text
+
+
+def test_literal_set_equals_str_find() -> None:
+    rnd = random.Random(11)
+    needles = ["AKIA", "sk-", "SK", "aa", "aaa", "Bb_", "-us", "password", "pwd", "a-a", "--", "\"x\""]
+    literal_set = LiteralSet(needles)
+    alphabet = "aAbBkKsSyYeE-_u Qé\"x😀"
+    for _ in range(400):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60))) + rnd.choice(needles)
+        assert literal_set.find(text) == {n: list(_find_all(text, n)) for n in needles if n in text}, text
 
 
 def test_anchor_index_refuses_bad_needles() -> None:
