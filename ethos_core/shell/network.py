@@ -45,6 +45,7 @@ from ethos_core.types import ToolCall, UrlAccess
 MAX_TARGETS = 32
 MAX_SCAN_CHARS = 1 << 20  # per word; a command line is already capped at 64 KiB before expansion
 TOO_MANY = "too many network targets"
+MAX_URL_CHARS = 8192  # stage ⑩ refuses longer URLs (url.invalid)
 
 # Scheme → default port. http-family schemes are judged as written; the rest as https://HOST:PORT/.
 SCHEME_PORTS: dict[str, int] = {
@@ -294,20 +295,24 @@ def _scan_urls(text: str, col: _Collector, who: str) -> None:
                 j -= 1
             scheme = _scheme_of(text[j:i]) if j < i else None
             if scheme is not None and scheme not in LOCAL_SCHEMES:
-                _literal(text, i - len(scheme), i, scheme, col, who)
+                # Resume after this URL: a URL inside another's query is a parameter, not a
+                # destination, and resuming keeps the scan linear.
+                i = _literal(text, i - len(scheme), i, scheme, col, who) - 1
         i = text.find(":", i + 1) if i + 1 < n else -1
 
 
 def _url_end(text: str, start: int) -> int:
+    """End of the URL starting at ``start``: bounded, so a word of many literals stays linear
+    (a URL longer than stage ⑩'s limit is refused there whole, so cutting it changes nothing)."""
     end = start
-    n = len(text)
+    n = min(len(text), start + MAX_URL_CHARS + 1)
     while end < n and text[end] not in _URL_END:
         end += 1
     return end
 
 
-def _literal(text: str, start: int, colon: int, scheme: str, col: _Collector, who: str) -> None:
-    """One URL literal: ``text[start:colon]`` is the scheme, ``text[colon]`` the colon."""
+def _literal(text: str, start: int, colon: int, scheme: str, col: _Collector, who: str) -> int:
+    """One URL literal: ``text[start:colon]`` is the scheme, ``text[colon]`` the colon; returns its end."""
     end = _url_end(text, colon + 1)
     slashes = colon + 1
     while slashes < end and slashes - colon <= 8 and text[slashes] in "/\\":
@@ -320,10 +325,10 @@ def _literal(text: str, start: int, colon: int, scheme: str, col: _Collector, wh
     two_slashes = text[colon + 1 : slashes] == "//"
     if not authority and two_slashes and (auth_end == len(text) or text[auth_end] in _URL_END):
         col.dyn(f"{who}: a {scheme} URL whose host is built at run time")
-        return
+        return end
     if any(ch in _DYNAMIC_HOST_CHARS for ch in host_part) or _format_spec(host_part):
         col.dyn(f"{who}: a {scheme} URL whose host is only known at run time ({text[start:auth_end]})")
-        return
+        return end
     if scheme in HTTP_FAMILY:
         tail = text[auth_end:end]
         cut = tail.find(DYN)
@@ -333,13 +338,14 @@ def _literal(text: str, start: int, colon: int, scheme: str, col: _Collector, wh
         if scheme in ("ws", "wss"):
             url = ("http" if scheme == "ws" else "https") + url[len(scheme) :]
         col.url(url)
-        return
+        return end
     if not two_slashes or not authority:
-        return  # ssh:foo, file-like or host-less forms name no host
+        return end  # ssh:foo, file-like or host-less forms name no host
     port_default = SCHEME_PORTS.get(scheme, 443)
     for one in host_part.split(",")[:MAX_TARGETS]:
         host, port = _split_host_port(one)
         col.endpoint(host, port or port_default, who)
+    return end
 
 
 def _format_spec(host: str) -> bool:
