@@ -34,7 +34,7 @@ import itertools
 import re
 import string
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -162,35 +162,58 @@ _SEARCH_ANCHORS = frozenset({"\n"})
 _ANCHOR_KEEP = 8
 
 
-def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...]]:
-    """The anchor automata (ASCII anchors; anchors with other characters) and the rules searched
-    over the whole text.
+_Anchored = tuple[tuple[int, rules.CompiledRule, int], ...]  # (table order, rule, requirement id)
 
-    Each automaton value is ``(len - 1, rules, gate)``: the rules (with their table order) that
-    start with that anchor, and one pattern matching where any of them matches (the rule's own
-    pattern when there is one), so a position where none matches costs one regex call. Two
+
+def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...]]:
+    """The literal automata (ASCII literals; literals with other characters) and the rules
+    searched over the whole text.
+
+    Each automaton value is ``(len - 1, anchored, gate, requirements)``. ``anchored`` holds the
+    rules that start with that literal (with their table order and requirement id) and ``gate``
+    is one pattern matching where any of them matches (the rule's own pattern when there is
+    one), so a position where none matches costs one regex call; ``requirements`` are the ids of
+    the required-literal sets (:attr:`rules.CompiledRule.required`) the literal belongs to. Two
     automata because the cost per character scanned grows with the number of first characters:
     ASCII text needs only the ASCII one, other text the second one only near its letters.
     """
-    by_anchor: dict[str, list[tuple[int, rules.CompiledRule]]] = {}
     searched: list[tuple[int, rules.CompiledRule]] = []
+    by_anchor: dict[str, list[tuple[int, rules.CompiledRule, int]]] = {}
+    by_required: dict[str, set[int]] = {}
+    requirement_ids: dict[frozenset[str], int] = {}
     for order, rule in enumerate(_COMPILED):
         if not rule.anchors or rule.anchors & _SEARCH_ANCHORS:
             searched.append((order, rule))
             continue
         for anchor in {a[:_ANCHOR_KEEP] for a in rule.anchors}:
-            by_anchor.setdefault(anchor, []).append((order, rule))
+            by_anchor.setdefault(anchor, []).append((order, rule, -1))
+    # A literal holding a shorter key (anchor or required literal) is replaced by it: where the
+    # literal occurs the key occurs too, at or after the same place, and needs no hit of its own.
+    literals = {lit for rule in _COMPILED for lit in rule.required}
+    keys = sorted(literals | by_anchor.keys(), key=len)
+    shortest = {lit: next(k for k in keys if len(k) >= rules.REQUIRED_MIN and k in lit) for lit in literals}
+    for anchored_list in by_anchor.values():
+        for i, (order, rule, _) in enumerate(anchored_list):
+            required = frozenset(shortest[lit] for lit in rule.required)
+            if not required or not all(lit.isascii() or _SCRIPT_CHARS_RE.search(lit) for lit in required):
+                continue
+            rid = requirement_ids.setdefault(required, len(requirement_ids))
+            for literal in required:
+                by_required.setdefault(literal, set()).add(rid)
+            anchored_list[i] = (order, rule, rid)
     ascii_automaton = _ahocorasick.Automaton()
     other_automaton = _ahocorasick.Automaton()
-    for anchor, anchored in by_anchor.items():
-        if not _SCRIPT_CHARS_RE.search(anchor) and not anchor.isascii():
-            raise ValueError(f"anchor {anchor!r} has characters the script windows do not cover")
+    for key in by_anchor.keys() | by_required.keys():
+        if not key.isascii() and not _SCRIPT_CHARS_RE.search(key):
+            raise ValueError(f"anchor {key!r} has characters the script windows do not cover")
+        anchored = tuple(by_anchor.get(key, ()))
+        gate: re.Pattern[str] | None = None
         if len(anchored) == 1:
             gate = anchored[0][1].pattern
-        else:
-            gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule in anchored))
-        automaton = ascii_automaton if anchor.isascii() else other_automaton
-        automaton.add_word(anchor, (len(anchor) - 1, tuple(anchored), gate))
+        elif anchored:
+            gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule, _ in anchored))
+        automaton = ascii_automaton if key.isascii() else other_automaton
+        automaton.add_word(key, (len(key) - 1, anchored, gate, tuple(sorted(by_required.get(key, ())))))
     ascii_automaton.make_automaton()
     other_automaton.make_automaton()
     return ascii_automaton, other_automaton, tuple(searched)
@@ -230,6 +253,13 @@ def _script_windows(folded: str) -> list[tuple[int, int]]:
 _ASCII_AUTOMATON, _OTHER_AUTOMATON, _SEARCHED = _build_tables()
 
 
+def _window_hits(folded: str, lo: int, hi: int) -> Iterator[tuple[int, Any]]:
+    """The non-ASCII automaton's hits in ``folded[lo:hi]``, at offsets of ``folded``. The window
+    is sliced: the automaton copies the whole string it is given on every call."""
+    for end, value in _OTHER_AUTOMATON.iter(folded[lo:hi]):
+        yield end + lo, value
+
+
 def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: dict[str, Tier1Match]) -> None:
     """Add the matches to ``found`` in text order (the first one names ``inj.encoded``)."""
     for signal, (_, _, m) in sorted(best.items(), key=lambda item: item[1][:2]):
@@ -241,35 +271,51 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
     the rule listed first) — what searching every rule over all of ``folded`` gives
     (:func:`scan_phrases_reference`).
 
-    A rule is tried only where one of its literal anchors occurs (every match starts with one),
-    found in one Aho-Corasick pass; a position inside a word is skipped before any rule runs
-    (no rule is accepted there); one gate pattern per anchor rules out all its rules at once;
-    whether a position is quoted is computed once per position (it does not depend on the rule).
+    A rule is tried only where one of its literal anchors occurs (every match starts with one)
+    and one of its required literals occurs at or after that place (every match holds one),
+    both found in one Aho-Corasick pass; a position inside a word is skipped before any rule
+    runs (no rule is accepted there); one gate pattern per anchor rules out all its rules at
+    once; whether a position is quoted is computed once per position (not per rule).
     """
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
     sensitive = rules.MENTION_SENSITIVE
     hits = _ASCII_AUTOMATON.iter(folded)
     if not folded.isascii():
-        others = (_OTHER_AUTOMATON.iter(folded, lo, hi) for lo, hi in _script_windows(folded))
-        hits = itertools.chain(hits, itertools.chain.from_iterable(others))
-    for end, (back, anchored, gate) in hits:
+        hits = itertools.chain(hits, *[_window_hits(folded, lo, hi) for lo, hi in _script_windows(folded)])
+    last: dict[int, int] = {}  # requirement id -> start of its last literal
+    candidates: list[tuple[int, _Anchored, re.Pattern[str]]] = []
+    for end, (back, anchored, gate, requirements) in hits:
         start = end - back
+        for rid in requirements:
+            if last.get(rid, -1) < start:
+                last[rid] = start
+        if not anchored:
+            continue
         if start:
             first = folded[start]
             if first.isascii() and first.isalnum():
                 prev = folded[start - 1]
                 if prev.isalnum() or prev == "_":
                     continue
-        gated = gate.match(folded, start)
-        if gated is None:
-            continue
-        for order, rule in anchored:
+        candidates.append((start, anchored, gate))
+    for start, anchored, gate in candidates:
+        viable: _Anchored = anchored
+        for entry in anchored:
+            if entry[2] >= 0 and last.get(entry[2], -1) < start:  # a required literal is missing
+                viable = tuple(e for e in anchored if e[2] < 0 or last.get(e[2], -1) >= start)
+                break
+        gated = None
+        if viable is anchored:
+            gated = gate.match(folded, start)
+            if gated is None:
+                continue
+        for order, rule, _ in viable:
             signal = rule.signal
             prior = best.get(signal)
             if signal in found or (prior is not None and (prior[0], prior[1]) <= (start, order)):
                 continue
-            m = gated if rule.pattern is gate else rule.pattern.match(folded, start)
+            m = gated if gated is not None and rule.pattern is gate else rule.pattern.match(folded, start)
             if m is None:
                 continue
             if signal in sensitive:

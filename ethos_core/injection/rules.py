@@ -247,15 +247,19 @@ MENTION_SENSITIVE = frozenset({OVERRIDE, ROLE_FORGERY, JAILBREAK, PROMPT_LEAK, C
 
 @attrs.frozen
 class CompiledRule:
-    """One top-level alternative of a rule: its signal, pattern and literal anchors.
+    """One top-level alternative of a rule: its signal, pattern, literal anchors and required
+    literals.
 
     Every match of ``pattern`` starts with one of ``anchors`` (derived from the regex syntax
-    tree); an empty ``anchors`` means the rule must be searched over the whole text.
+    tree); an empty ``anchors`` means the rule must be searched over the whole text. Every match
+    also contains one of ``required`` after its first part (empty: no usable set was found), so
+    the rule need not be tried where none of them occurs later in the text.
     """
 
     signal: str
     pattern: re.Pattern[str]
     anchors: frozenset[str]
+    required: frozenset[str] = frozenset()
 
 
 def compile_rules() -> tuple[CompiledRule, ...]:
@@ -275,7 +279,7 @@ def compile_rules() -> tuple[CompiledRule, ...]:
                 if alt.startswith("\\b"):
                     alt = alt[2:]
                 pattern = re.compile(alt)
-                compiled.append(CompiledRule(sig, pattern, _anchors(alt)))
+                compiled.append(CompiledRule(sig, pattern, _anchors(alt), _required(alt)))
     return tuple(compiled)
 
 
@@ -322,6 +326,73 @@ def _anchors(source: str) -> frozenset[str]:
     if not prefixes or "" in prefixes:
         return frozenset()
     return frozenset(p for p in prefixes if not any(q != p and p.startswith(q) for q in prefixes))
+
+
+REQUIRED_MIN = 4  # a required-literal set is used only if each literal has this many characters
+REQUIRED_KEEP = 8  # required literals are cut to this many characters (a prefix is required too)
+
+
+def _required_seq(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """A set of literals one of which every match of the sequence contains (of the candidates,
+    the one whose shortest literal is longest), or None."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _C.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run = []
+        sub = _required_node(op, av)
+        if sub is not None:
+            candidates.append(sub)
+    if run:
+        candidates.append(frozenset({"".join(run)}))
+    return max(candidates, key=_required_score, default=None)
+
+
+def _required_node(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _C.SUBPATTERN:
+        return _required_seq(list(av[3]))
+    if op is _C.ATOMIC_GROUP:
+        return _required_seq(list(av))
+    if op is _C.BRANCH:
+        subs = [_required_seq(list(branch)) for branch in av[1]]
+        if any(sub is None for sub in subs):
+            return None
+        return frozenset().union(*[sub for sub in subs if sub is not None])
+    if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _required_seq(list(av[2]))
+    return None  # classes, categories, assertions, optional parts: nothing required
+
+
+# Words too frequent in ordinary text to be worth tracking as required literals: a set holding
+# one ranks last (it stays correct, only useless).
+_COMMON_WORDS = frozenset(
+    "and the your you with from this that have will what when into then them they there their "
+    "been were more some other about which would could should also only just like than over "
+    "after before here make many most must need each such very well even back used using time "
+    "for are not but all any can as of to in on at is it be or by an a".split()
+)
+
+
+def _required_score(literals: frozenset[str]) -> tuple[int, int, int]:
+    common = any(lit.strip(" '") in _COMMON_WORDS for lit in literals)
+    return (0 if common else 1), min(len(lit) for lit in literals), -len(literals)
+
+
+def _required(source: str) -> frozenset[str]:
+    """Literals one of which every match holds after its first top-level part (the anchor), cut
+    to ``REQUIRED_KEEP``; empty when no set has literals of ``REQUIRED_MIN`` characters."""
+    items = list(_parser.parse(source))
+    rest = items[1:]
+    while rest and items[0][0] is _C.LITERAL and rest[0][0] is _C.LITERAL:  # rest of a literal start
+        rest = rest[1:]
+    found = _required_seq(rest)
+    if found is None or _required_score(found)[:2] < (1, REQUIRED_MIN):
+        return frozenset()
+    return frozenset(lit[:REQUIRED_KEEP] for lit in found)
 
 
 def _top_level_alternatives(source: str) -> list[str]:
