@@ -243,7 +243,8 @@ class Engine:
             # JSON Lines sink comes from observability.sinks inside for_runtime.
             plugin_sinks = [sink for source, sink in self.pipeline.collect("ethos_audit_sinks")
                             if not source.startswith("ethos.builtin.")]
-            rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, sinks=plugin_sinks)
+            rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, redact_many=self._redact_many,
+                                                          sinks=plugin_sinks)
         rt.services.setdefault("tool_registry", self.tools)
         if "grants" not in rt.services:
             rt.services["grants"] = GrantStore(rt.home.state_db)
