@@ -337,7 +337,7 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
             else:
                 for m in detector.regex.finditer(text):
                     _emit(detector, m, text, out)
-    if "://" in text:
+    if "://" in text and "@" in text:  # URL credentials end with "@"
         _url_credentials(text, out)
     if known_values:
         matcher = matcher_for(known_values)
@@ -356,7 +356,7 @@ def _quiet(text: str) -> bool:
     """Whether ASCII ``text`` provably yields no candidate (checked without known values).
 
     Every candidate comes from an anchor occurrence, an always-checked detector whose gate
-    matches, a ``://``, or an escape sequence the escape layer decodes (base64 and hex runs are
+    matches, a ``://`` with an ``@`` after it, or an escape sequence the escape layer decodes (base64 and hex runs are
     decoded only around anchors; ASCII text holds no invisible character). One automaton scan
     and a few ``in`` tests decide it, so short ordinary strings skip everything else.
     """
@@ -364,7 +364,7 @@ def _quiet(text: str) -> bool:
         for needle, back, is_cased in items:
             if not is_cased or text.startswith(needle, end - back):
                 return False
-    if "://" in text or "%" in text or "\\" in text or "&#" in text:
+    if ("://" in text and "@" in text) or "%" in text or "\\" in text or "&#" in text:
         return False
     for char, gate in _ALWAYS_GATES:
         if char in text and gate.search(text) is not None:
