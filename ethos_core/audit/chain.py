@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -42,6 +43,48 @@ _TREE_ENCODER = (
         None, _CANONICAL.default, json.encoder.encode_basestring, None, ":", ",", True, False, False
     )
 )
+
+
+class NotCanonical(TypeError):
+    """A value :func:`canonical_json_data` does not encode (the caller takes the general path)."""
+
+
+def _read_only_mapping(value: Any) -> dict[str, Any]:
+    """``default`` hook: a read-only mapping (a frozen event's ``data``) is encoded as its items."""
+    if type(value) is MappingProxyType:
+        items = dict(value.items())
+        if len(items) == len(value):
+            return items
+    raise NotCanonical(f"{type(value).__name__} is not encoded by the fast path")
+
+
+def _data_encoder(ascii_only: bool) -> Any:
+    if _c_make_encoder is None:
+        return None
+    escape = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
+    return _c_make_encoder(None, _read_only_mapping, escape, None, ":", ",", True, False, False)
+
+
+_DATA_ENCODER = _data_encoder(False)
+# For text that is all ASCII without DEL, the ASCII escaper writes exactly what the UTF-8 one
+# writes (both escape only '"', '\\' and control characters) and runs a C loop instead of a
+# call per string.
+_DATA_ENCODER_ASCII = _data_encoder(True)
+
+
+def canonical_json_data(value: Any, ascii_text: bool = False) -> str:
+    """:func:`canonical_json` of an acyclic value of JSON types, tuples and ``MappingProxyType``.
+
+    ``ascii_text`` is a promise by the caller that every string in ``value`` (keys included) is
+    ASCII without DEL (``\x7f``); the text is then the same, made faster. Raises
+    :class:`NotCanonical` for any other object.
+    """
+    encoder = _DATA_ENCODER_ASCII if ascii_text else _DATA_ENCODER
+    if encoder is None:
+        return json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_read_only_mapping
+        ).encode(value)
+    return "".join(encoder(value, 0))
 
 
 def canonical_json_tree(value: Any) -> str:

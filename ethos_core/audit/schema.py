@@ -165,10 +165,12 @@ def _v3_chain(conn: sqlite3.Connection) -> None:
 
 # The searchable text of an event (schema v4): every key and string value of ``data``, in
 # order, each cut to its first SEARCH_CHARS_PER_STRING characters, at most SEARCH_MAX_CHARS in
-# all. Tool names, outcomes, hosts, URLs, paths, commands, reasons and error heads are short
-# strings and are indexed whole; the tails of long bodies (results, tracebacks) are not —
-# reach them with SQL (``data LIKE``, ``json_extract``). Numbers are not indexed.
-SEARCH_CHARS_PER_STRING = 128
+# all. Tool names, outcomes, rule ids, hosts, most paths and short reasons are indexed whole;
+# long strings (URLs with long paths, commands, bodies, tracebacks) by their first 64
+# characters only — reach the rest with SQL (``data LIKE``, ``json_extract``). Numbers are not
+# indexed. FTS5 tokenising is the writer's largest cost, so what is indexed is what an
+# investigator searches for, not every body.
+SEARCH_CHARS_PER_STRING = 64
 SEARCH_MAX_CHARS = 2048
 
 

@@ -257,6 +257,57 @@ class IrregularShape(Exception):  # noqa: N818 - a control-flow signal, not an e
     """The value has a shape the positional batch cannot mirror exactly (use :func:`scrub_value`)."""
 
 
+class NotPlain(Exception):  # noqa: N818 - a control-flow signal, not an error for users
+    """The value needs :func:`gather_strings` (a secret-naming key, a non-JSON value, deep nesting)."""
+
+
+def collect_plain(value: Any, texts: list[str], depth: int = 0) -> None:
+    """The fast walk: append to ``texts`` what :func:`gather_strings` would (same strings, same
+    order) for a *plain* value, one that scrubbing leaves as it is when the redactor changes
+    nothing: string keys, none naming a secret, and only str, int, bool, None, finite floats,
+    dicts, read-only mappings, lists and tuples, at most :data:`MAX_DEPTH` deep. Raises
+    :class:`NotPlain` otherwise (``texts`` then holds a partial list the caller discards).
+    """
+    kind = type(value)
+    if kind is str:
+        if value:
+            texts.append(value)
+        return
+    if kind is int or kind is bool or value is None:
+        return
+    if depth > MAX_DEPTH:
+        raise NotPlain("depth")
+    if kind is dict or kind is MappingProxyType:
+        child = depth + 1
+        for key, item in value.items():
+            if type(key) is not str:
+                raise NotPlain("non-string key")
+            if key:
+                if key_names_secret(key):
+                    raise NotPlain("secret-naming key")
+                texts.append(key)
+            k = type(item)
+            if k is str:
+                if item:
+                    texts.append(item)
+            elif not (k is int or k is bool or item is None):
+                collect_plain(item, texts, child)
+        return
+    if kind is list or kind is tuple:
+        child = depth + 1
+        for item in value:
+            k = type(item)
+            if k is str:
+                if item:
+                    texts.append(item)
+            elif not (k is int or k is bool or item is None):
+                collect_plain(item, texts, child)
+        return
+    if kind is float and math.isfinite(value):
+        return
+    raise NotPlain(kind.__name__)
+
+
 class _Keep:
     """A value :func:`rebuild` keeps as it is (a mask, a depth mark, a non-finite float's text)."""
 

@@ -73,16 +73,18 @@ TRICKY: list[Any] = [
     {"set": {"b", "a", SECRETS[3]}},  # a set: the per-string walk
     {"twice": Twice()},
     {"ts": "x" * 300, "unicode": "ｐａｓｓｗｏｒｄ", "ｐａｓｓｗｏｒｄ": "fullwidth-named " + SECRETS[0]},
+    {"del": "a\x7fb", "ctrl": "\x00\x1f\n\t\"\\", "ключ": "значение ✓", "deep": [[[[{"x": 1.25}]]]]},
+    {"ascii": "plain", "ctrl": "\x01\x08\x0c\r", "n": [1, -2, 3.5e300, False]},
 ]
 
 
 def _random_value(rnd: random.Random, depth: int = 0) -> Any:
     roll = rnd.random()
     if depth > 4 or roll < 0.4:
-        return rnd.choice(["", "a", "token", SECRETS[rnd.randrange(4)], "x y", 7, 1.5, None, True])
+        return rnd.choice(["", "a", "token", SECRETS[rnd.randrange(4)], "x y", "é\x7f\n", 7, 1.5, None, True])
     if roll < 0.7:
         return [_random_value(rnd, depth + 1) for _ in range(rnd.randrange(4))]
-    keys = ["", "a", "b", "password", "host", "alpha", "beta", SECRETS[0]]
+    keys = ["", "a", "b", "password", "host", "alpha", "beta", SECRETS[0], "ü\x7f"]
     return {rnd.choice(keys): _random_value(rnd, depth + 1) for _ in range(rnd.randrange(5))}
 
 
@@ -106,10 +108,11 @@ def test_batch_equals_per_string(tmp_path: Path, index: int, redactors: tuple[An
     assert batched == per_string
 
 
-def test_batch_equals_per_string_on_random_shapes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("redactors", [(_mark, _mark_many), (known_redactor, known_redactor_many)])
+def test_batch_equals_per_string_on_random_shapes(tmp_path: Path, redactors: tuple[Any, Any]) -> None:
     rnd = random.Random(13)
-    a = AuditStore(tmp_path / "a.db", redact=_mark)
-    b = AuditStore(tmp_path / "b.db", redact_many=_mark_many)
+    a = AuditStore(tmp_path / "a.db", redact=redactors[0])
+    b = AuditStore(tmp_path / "b.db", redact_many=redactors[1])
     try:
         for _ in range(300):
             event = AuditEvent("audit.tool_call", rule=rnd.choice([None, "x"]), data={"v": _random_value(rnd)})
@@ -186,3 +189,12 @@ def test_policy_bodies_are_redacted_with_only_redact_many(tmp_path: Path) -> Non
     store.close()
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("b.db*"))
     assert SECRETS[0].encode() not in blob and SECRETS[1].encode() not in blob
+
+
+def test_fast_encoder_refuses_what_it_cannot_encode_exactly() -> None:
+    from ethos_core.audit.chain import NotCanonical, canonical_json_data
+
+    with pytest.raises(NotCanonical):
+        canonical_json_data({"twice": MappingProxyType(Twice())})  # type: ignore[arg-type]
+    with pytest.raises(NotCanonical):
+        canonical_json_data({"obj": object()})
