@@ -70,6 +70,7 @@ _OPEN_QUOTE_BEFORE = re.compile(r"[" + re.escape(_QUOTES) + r"]\s*$")
 
 # --- decoding ------------------------------------------------------------------------------
 _B64_RE = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}")
+_HEX_SEPARATORS = " :,-"
 _HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :,-]?){12,}+")
 _HEX_ESC_RE = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){8,}+")
 _UNI_ESC_RE = re.compile(r"(?:\\u[0-9A-Fa-f]{4}){6,}+")
@@ -342,15 +343,21 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
     _record(best, where, found)
 
 
+_REFERENCE_PATTERNS: list[re.Pattern[str]] = []  # the rule sources as written, compiled on first use
+
+
 def _scan_phrases_reference(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
-    """:func:`_scan_phrases` without anchors or gates: every rule searched over all of
-    ``folded`` (slow; :func:`classify_reference` uses it so tests can check the two agree)."""
+    """:func:`_scan_phrases` without anchors, required literals, gates or possessive gaps: every
+    rule, compiled from its source as written, searched over all of ``folded`` (slow;
+    :func:`classify_reference` uses it so tests can check the two agree)."""
+    if not _REFERENCE_PATTERNS:
+        _REFERENCE_PATTERNS.extend(re.compile(source) for _, source in rules.rule_sources())
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
-    for order, rule in enumerate(_COMPILED):
+    for order, (rule, pattern) in enumerate(zip(_COMPILED, _REFERENCE_PATTERNS, strict=True)):
         if rule.signal in found:
             continue
         pos = 0
-        while (m := rule.pattern.search(folded, pos)) is not None:
+        while (m := pattern.search(folded, pos)) is not None:
             if _accept(rule, folded, m):
                 prior = best.get(rule.signal)
                 if prior is None or (prior[0], prior[1]) > (m.start(), order):
@@ -393,7 +400,9 @@ def _decode_b64(segment: str) -> str | None:
 
 
 def _decode_hex(segment: str) -> str | None:
-    digits = re.sub(r"[^0-9A-Fa-f]", "", segment)
+    digits = segment
+    if any(sep in segment for sep in _HEX_SEPARATORS):
+        digits = re.sub(r"[^0-9A-Fa-f]", "", segment)
     if len(digits) % 2:
         digits = digits[:-1]
     try:
@@ -518,21 +527,50 @@ _DECODERS = (
 )
 
 
+def _segment_matches(kind: str, pattern: re.Pattern[str], text: str, start: int, end: int) -> Iterator[str]:
+    """The texts ``pattern.finditer(text, start, end)`` yields. A hex span (a maximal run of hex
+    digits and separators, at least ``_MIN_RUN`` long) without separators holds one match: the
+    run cut to an even length (the lookbehind allows only the run's start; the possessive
+    repeat takes every pair), so the per-pair regex loop is skipped."""
+    if kind == "hex":
+        run = text[start:end]
+        if not any(sep in run for sep in _HEX_SEPARATORS):
+            yield run[: len(run) - len(run) % 2]
+            return
+    for m in pattern.finditer(text, start, end):
+        yield m.group(0)
+
+
 def _decoded_segments(text: str, budget: list[int]) -> list[tuple[str, str]]:
     """(where, decoded text) for bounded encoded segments of ``text``; ``budget`` = [segments, chars].
 
     Each decoder's regex runs only over the spans where it can match (see
     :func:`_segment_spans`); every match lies inside one span, so the matches and their order
-    are those of a pass over the whole text.
+    are those of a pass over the whole text (:func:`_decoded_segments_reference`).
     """
+    return _decode_all(text, budget, reference=False)
+
+
+def _decoded_segments_reference(text: str, budget: list[int]) -> list[tuple[str, str]]:
+    """:func:`_decoded_segments` with each decoder's regex run over the whole text."""
+    return _decode_all(text, budget, reference=True)
+
+
+def _decode_all(text: str, budget: list[int], *, reference: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     encoded = text.encode("utf-8", "surrogatepass")
     for where, kind, pattern, decoder in _DECODERS:
-        for span_start, span_end in _segment_spans(kind, text, encoded):
-            for m in pattern.finditer(text, span_start, span_end):
+        spans = _whole(text) if reference else _segment_spans(kind, text, encoded)
+        for span_start, span_end in spans:
+            matches = (
+                (m.group(0) for m in pattern.finditer(text, span_start, span_end))
+                if reference
+                else _segment_matches(kind, pattern, text, span_start, span_end)
+            )
+            for segment in matches:
                 if budget[0] <= 0 or budget[1] <= 0:
                     return out
-                segment = m.group(0)[:MAX_SEGMENT_CHARS]
+                segment = segment[:MAX_SEGMENT_CHARS]
                 decoded = decoder(segment)
                 if decoded is None:
                     continue
@@ -551,6 +589,7 @@ class _Paths:
     scan_counts: Callable[[str, str], dict[str, int]]
     count_marker_like: Callable[[str], int]
     scan_phrases: Callable[[str, str, dict[str, Tier1Match]], None]
+    decoded_segments: Callable[[str, list[int]], list[tuple[str, str]]]
 
 
 def _markers_folded(folded: str) -> int:
@@ -561,17 +600,24 @@ def _markers_folded_reference(folded: str) -> int:
     return count_marker_like_reference(folded, folded=True)
 
 
-_FAST = _Paths(fold=fold, scan_counts=scan_counts, count_marker_like=_markers_folded, scan_phrases=_scan_phrases)
+_FAST = _Paths(
+    fold=fold,
+    scan_counts=scan_counts,
+    count_marker_like=_markers_folded,
+    scan_phrases=_scan_phrases,
+    decoded_segments=_decoded_segments,
+)
 _REFERENCE = _Paths(
     fold=fold_reference,
     scan_counts=scan_counts_reference,
     count_marker_like=_markers_folded_reference,
     scan_phrases=_scan_phrases_reference,
+    decoded_segments=_decoded_segments_reference,
 )
 
 
 def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths) -> None:
-    for where, decoded in _decoded_segments(text, budget):
+    for where, decoded in paths.decoded_segments(text, budget):
         inner: dict[str, Tier1Match] = {}
         paths.scan_phrases("\n" + paths.fold(decoded), where, inner)
         if depth < MAX_DEPTH:

@@ -262,15 +262,15 @@ class CompiledRule:
     required: frozenset[str] = frozenset()
 
 
-def compile_rules() -> tuple[CompiledRule, ...]:
-    """Every rule alternative of every language, folded and compiled, with its anchors."""
+def rule_sources() -> list[tuple[str, str]]:
+    """(signal, folded regex source) for every top-level rule alternative, in table order."""
     by_signal: dict[str, list[str]] = {}
     for sig, patterns in _EN.items():
         by_signal.setdefault(sig, []).extend(patterns)
     for lang_rules in _LANG.values():
         for sig, patterns in lang_rules.items():
             by_signal.setdefault(sig, []).extend(patterns)
-    compiled = []
+    sources = []
     for sig in ALL_SIGNALS:
         for p in by_signal.get(sig, ()):
             for alt in _top_level_alternatives(fold_pattern(p)):
@@ -278,9 +278,30 @@ def compile_rules() -> tuple[CompiledRule, ...]:
                 # the word boundary at the match start instead.
                 if alt.startswith("\\b"):
                     alt = alt[2:]
-                pattern = re.compile(alt)
-                compiled.append(CompiledRule(sig, pattern, _anchors(alt), _required(alt)))
-    return tuple(compiled)
+                sources.append((sig, alt))
+    return sources
+
+
+def possessive_gaps(source: str) -> str:
+    """``source`` with the word gaps' inner runs made possessive: ``(?:\\w+\\W+)`` becomes
+    ``(?:\\w++\\W+)`` and ``(?:\\W+\\w+){m,n}`` followed by ``\\W`` becomes ``(?:\\W++\\w++){m,n}``.
+    Same matches: ``\\w`` and ``\\W`` are complements and each possessive run is followed by the
+    other class, so giving back characters can never help; it only saves the regex engine
+    those attempts (the reference classifier path compiles the sources unchanged)."""
+    source = source.replace(r"(?:\w+\W+)", r"(?:\w++\W+)")
+    return _WORD_LED_GAP_RE.sub(r"(?:\\W++\\w++)\1", source)
+
+
+# ``(?:\W+\w+)`` with its repeat, only where a non-word character must come next.
+_WORD_LED_GAP_RE = re.compile(r"\(\?:\\W\+\\w\+\)(\{\d*,?\d*\}\??)(?=\\W)")
+
+
+def compile_rules() -> tuple[CompiledRule, ...]:
+    """Every rule alternative of every language, folded and compiled, with its anchors and
+    required literals."""
+    return tuple(
+        CompiledRule(sig, re.compile(possessive_gaps(alt)), _anchors(alt), _required(alt)) for sig, alt in rule_sources()
+    )
 
 
 def _seq_prefixes(items: list[tuple[Any, Any]]) -> list[tuple[str, bool]]:

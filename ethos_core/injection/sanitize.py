@@ -161,7 +161,7 @@ def _count_template_tokens(probe: str) -> int:
 def _count_role_markers(probe: str) -> int:
     """``len(_ROLE_RE.findall(probe))``: a turn prefix starts a line, so it is at offset 0 or
     right after a line break (and each match ends before the next line's break)."""
-    if "human" not in probe and "assistant" not in probe:
+    if ":" not in probe or ("human" not in probe and "assistant" not in probe):
         return 0
     at_start = 1 if _ROLE_AT_START_RE.match(probe) else 0
     return at_start + len(_ROLE_AFTER_BREAK_RE.findall(probe))
