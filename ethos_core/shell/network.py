@@ -83,8 +83,11 @@ DATA_ONLY = frozenset({
     "realpath", "readlink", "file", "stat", "du", "df", "date", "sleep", "read", "cd", "pushd", "popd", "pwd",
     "which", "type", "man", "help", "history", "unset", "local", "alias", "exit", "return", "shift", "wait",
     "jobs", "xxd", "od", "hexdump", "strings", "split", "expand", "unexpand", "rev", "shuf", "seq", "yes",
-    "base64", "base32", "iconv", "look", "nano", "vi", "vim", "code", "git-commit", "logger", "notify-send",
+    "base64", "base32", "iconv", "look", "nano", "vi", "vim", "code", "logger", "notify-send", "awk", "gawk",
+    "mawk", "nawk", "find",
 })
+# Builtins that only set shell state: of their NAME=value words only proxy settings matter.
+SETTERS = frozenset({"export", "declare", "typeset", "readonly", "local", "set"})
 
 CURL_SHORT_VALUES = "AbcCdDeEFHKmoPQrtTuUwxXyYz"
 CURL_LONG_VALUES = frozenset({
@@ -849,7 +852,7 @@ _CLIENT_HANDLERS = {
 
 def _peeled_elsewhere(cmd: SimpleCommand) -> tuple[bool, bool]:
     """(argv is analysed as inner commands, stdin is analysed as a shell script)."""
-    if cmd.name in ("xargs", "parallel"):
+    if cmd.name == "xargs":
         return True, False
     argv_inner = False
     stdin_script = False
@@ -883,6 +886,12 @@ def _command_targets(cmd: SimpleCommand, col: _Collector) -> None:
             for arg in cmd.argv[1:]:
                 if "/dev/tcp/" in arg or "/dev/udp/" in arg:
                     _scan_dev_tcp(arg, col, name)
+        return
+    if name in SETTERS:
+        for arg in cmd.argv[1:]:
+            key, eq, value = arg.partition("=")
+            if eq and key.lower().endswith("_proxy") and value:
+                _proxy_target(value, col, f"{name} {key}", 8080)
         return
     if name in DATA_ONLY or DYN in name:
         return

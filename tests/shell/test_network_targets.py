@@ -87,6 +87,17 @@ def test_text_tools_print_urls_they_do_not_fetch() -> None:
         assert targets(command) == NetworkTargets(), command
 
 
+def test_setting_variables_is_not_reaching_except_for_proxies() -> None:
+    assert targets('export BASE_URL="http://${HOST}:8000" API=http://localhost:1') == NetworkTargets()
+    assert urls("export https_proxy=http://10.0.0.9:3128; curl https://x.test") == \
+        ["http://10.0.0.9:3128", "https://x.test"]
+    assert urls("declare -x ALL_PROXY=socks5://10.0.0.9") == ["https://10.0.0.9:1080/"]
+
+
+def test_parallel_arguments_are_scanned() -> None:
+    assert "http://169.254.169.254/" in urls("parallel curl ::: http://169.254.169.254/")
+
+
 def test_url_in_shell_c_is_judged_once_through_the_inner_command() -> None:
     assert urls("sh -c 'curl http://10.1.2.3/'") == ["http://10.1.2.3/"]
     assert urls("sh -c 'echo http://10.1.2.3/'") == []
