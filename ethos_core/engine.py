@@ -25,7 +25,7 @@ import secrets as _secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +313,25 @@ class Engine:
         self.pipeline.audit(self.redact_event(event))
 
     def redact_event(self, event: AuditEvent) -> AuditEvent:
-        """Every string of the event (fields, nested keys and values) through stage ⑬, in one scan."""
+        """Every string of the event (fields, nested keys and values) through stage ⑬, in one scan.
+
+        The event is returned unchanged (no copy) when redaction changed nothing.
+        """
+        strings: list[str] = []
+        fields = [f for f in _EVENT_TEXT_FIELDS if type(getattr(event, f)) is str]
+        strings.extend(getattr(event, f) for f in fields)
+        if not _collect_strings(event.data, strings):
+            return self._redact_event_general(event)
+        redacted = self._redact_many(strings)
+        if redacted == strings:
+            return event
+        values = iter(redacted)
+        changes: dict[str, Any] = {f: next(values) for f in fields}
+        changes["data"] = _rebuild_strings(event.data, values)
+        return attrs.evolve(event, **changes)
+
+    def _redact_event_general(self, event: AuditEvent) -> AuditEvent:
+        """:meth:`redact_event` for data holding sets, bytes or other objects (thawed first)."""
         strings: list[str] = []
 
         def collect(value: Any) -> Any:
@@ -324,7 +342,11 @@ class Engine:
                 return [(collect(str(k)), collect(v)) for k, v in value.items()]
             if isinstance(value, (list, tuple)):
                 return _Seq([collect(v) for v in value])
-            return value
+            if value is None or isinstance(value, (bool, int, float)):
+                return value
+            # Anything else is stored as text (as the audit store does): redact that text.
+            text = bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+            return collect(text)
 
         fields = ("code", "rule", "source", "stage", "verdict", "personality", "session")
         field_slots = {f: collect(getattr(event, f)) for f in fields if isinstance(getattr(event, f), str)}
@@ -483,6 +505,40 @@ _MEMO_MAX_CHARS = 4_000_000
 
 # Joins strings for one redaction scan. NUL between newlines: no credential pattern spans it.
 _SEPARATOR = "\n\x00\x1e\x00\n"
+
+
+_EVENT_TEXT_FIELDS = ("code", "rule", "source", "stage", "verdict", "personality", "session")
+
+
+def _collect_strings(value: Any, out: list[str]) -> bool:
+    """Append every string of JSON-like ``value`` (keys before their values, in order) to ``out``;
+    False when it holds anything else than mappings, lists, tuples and scalars."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+        return True
+    if value is None or kind is int or kind is float or kind is bool:
+        return True
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            out.append(key if type(key) is str else str(key))
+            if not _collect_strings(item, out):
+                return False
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_collect_strings(item, out) for item in value)
+    return False
+
+
+def _rebuild_strings(value: Any, strings: Iterator[str]) -> Any:
+    """``value`` thawed, with its strings replaced by ``strings`` in :func:`_collect_strings` order."""
+    if type(value) is str:
+        return next(strings)
+    if isinstance(value, Mapping):
+        return {next(strings): _rebuild_strings(item, strings) for item in value.values()}
+    if isinstance(value, (list, tuple)):
+        return [_rebuild_strings(item, strings) for item in value]
+    return value
 
 
 @attrs.frozen

@@ -71,3 +71,27 @@ def test_the_memo_is_bounded_in_total_characters(tmp_path: Path) -> None:
         # Something larger than the whole budget is simply not remembered.
         engine._remember_redacted("z" * (_MEMO_MAX_CHARS + 1))
         assert engine._redacted_chars <= _MEMO_MAX_CHARS
+
+
+def test_redact_event_covers_every_string_and_keeps_clean_events_as_they_are(tmp_path: Path) -> None:
+    from ethos_core.types import AuditEvent
+
+    home = make_home(tmp_path / "h")
+    with Engine.from_home(home, autoload=False) as engine:
+        clean = AuditEvent(category="audit.tool_call", code="tool_call.ok", rule="r", session="s1",
+                           data={"tool": "t", "args": {"n": 1, "list": ["a", ("b", 2.5)], "none": None}})
+        assert engine.redact_event(clean) is clean  # nothing to redact: no copy
+        dirty = AuditEvent(
+            category="audit.block", code=f"deny {AWS}", rule="r", session=f"s {ANT}",
+            data={"tool": "t", ANT: "key named by a secret", 7: AWS,
+                  "nested": {"list": ["ok", {"deep": f"x {ANT} y"}, (AWS, 3)], "n": 2}})
+        out = engine.redact_event(dirty)
+        text = repr(out)
+        assert ANT not in text and AWS not in text
+        assert out.category == "audit.block" and out.rule == "r"
+        assert out.data["tool"] == "t" and out.data["nested"]["n"] == 2 and out.data["nested"]["list"][0] == "ok"
+        assert out.code.startswith("deny [REDACTED:") and out.session.startswith("s [REDACTED:")
+        # Sets and other objects take the general path and are redacted too.
+        odd = AuditEvent(category="audit.block", data={"set": frozenset({f"a {AWS}", "b"}), "obj": Path(f"/x/{AWS}")})
+        text = repr(engine.redact_event(odd))
+        assert AWS not in text
