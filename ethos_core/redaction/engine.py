@@ -156,7 +156,7 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     ``known_values`` maps a secret ref to its resolved value (``runtime.secret_values``): each
     value of 8+ characters is found in every form ``known.py`` lists, labelled ``secret:<ref>``.
     """
-    if not text or (len(text) <= _QUIET_MAX and not known_values and text.isascii() and _quiet(text)):
+    if not text or (len(text) <= _QUIET_MAX and text.isascii() and _quiet(text, known_values)):
         return []
     candidates = _candidates(text, known_values, decode=True)
     if not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -352,15 +352,17 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
     return out
 
 
-def _quiet(text: str) -> bool:
-    """Whether ASCII ``text`` provably yields no candidate (checked without known values).
+def _quiet(text: str, known_values: Mapping[str, str]) -> bool:
+    """Whether ASCII ``text`` provably yields no candidate.
 
     Every candidate comes from an anchor occurrence, an always-checked detector whose gate
-    matches, a ``://`` with an ``@`` after it, or an escape sequence the escape layer decodes (base64 and hex runs are
-    decoded only around anchors; ASCII text holds no invisible character). One automaton scan
-    and a few ``in`` tests decide it, so short ordinary strings skip everything else.
+    matches, a ``://`` with an ``@`` after it, an escape sequence the escape layer decodes, or a
+    form or fragment of a known value (base64 and hex runs are decoded only around anchors;
+    ASCII text holds no invisible character). One automaton scan (two with known values) and a
+    few ``in`` tests decide it, so short ordinary strings skip everything else.
     """
-    for end, items in _ANCHORS.automaton.iter(text.lower()):
+    lowered = text.lower()
+    for end, items in _ANCHORS.automaton.iter(lowered):
         for needle, back, is_cased in items:
             if not is_cased or text.startswith(needle, end - back):
                 return False
@@ -369,6 +371,11 @@ def _quiet(text: str) -> bool:
     for char, gate in _ALWAYS_GATES:
         if char in text and gate.search(text) is not None:
             return False
+    if known_values:
+        matcher = matcher_for(known_values)
+        if matcher is not None:
+            for _hit in matcher.automaton.iter(lowered):
+                return False
     return True
 
 

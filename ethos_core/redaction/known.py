@@ -16,6 +16,10 @@ each hit is extended left and right while the text keeps matching the value, so 
 across two lines, two JSON fields or two messages is redacted piece by piece; a piece shorter
 than 17 characters that is neither the start nor the end of the value can survive.
 
+All forms and fragment windows of a set of values are searched in one Aho-Corasick pass
+(:class:`KnownValueMatcher`), with the same results, in the same order, as one ``str.find``
+scan per form and window (tests/redaction/test_fast_paths.py checks it).
+
 Not covered: values shorter than :data:`MIN_KNOWN_LENGTH` (they would destroy ordinary text;
 pattern redaction still applies), encryption or compression of the value, encodings not listed
 (e.g. base32, rot13), and a value split into many short pieces.
@@ -26,10 +30,15 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import importlib
 import json
 import re
 import urllib.parse
 from collections.abc import Mapping
+from typing import Any
+
+# pyahocorasick ships no type information; the automaton is used through ``Any``.
+_ahocorasick: Any = importlib.import_module("ahocorasick")
 
 MIN_KNOWN_LENGTH = 8
 MIN_FRAGMENT_LENGTH = 20
@@ -109,22 +118,48 @@ class KnownValueMatcher:
                 for off in sorted(offsets):
                     self.fragments.append((low[off : off + _WINDOW], low, off, label))
 
+        # Every form and fragment window in one automaton: one pass over the text finds all their
+        # occurrences (overlaps included), instead of one ``str.find`` scan per form and window.
+        automaton = _ahocorasick.Automaton()
+        for literal in sorted({form for form, _ in self.forms} | {f[0] for f in self.fragments}):
+            automaton.add_word(literal, (literal, len(literal) - 1))
+        automaton.make_automaton()
+        #: ``automaton.iter(lowered)`` yields ``(end, (literal, len - 1))`` per occurrence.
+        self.automaton = automaton
+
+    def occurrences(self, lowered: str) -> dict[str, list[int]]:
+        """``{form or window: ascending start positions}``, overlaps included, in one pass."""
+        found: dict[str, list[int]] = {}
+        for end, (literal, back) in self.automaton.iter(lowered):
+            found.setdefault(literal, []).append(end - back)
+        return found
+
     def find(self, lowered: str) -> list[Candidate]:
-        """Spans of ``lowered`` (the ASCII-lower-cased text) holding a known value in any form."""
+        """Spans of ``lowered`` (the ASCII-lower-cased text) holding a known value in any form.
+
+        The same spans, in the same order, as searching each form left to right without overlap
+        (``str.find`` from the end of the last hit) and each window from just before the end of
+        its last extended hit.
+        """
+        found = self.occurrences(lowered)
+        if not found:
+            return []
         out: list[Candidate] = []
         for form, label in self.forms:
-            i = lowered.find(form)
-            while i != -1:
-                out.append((i, i + len(form), label, 5))
-                i = lowered.find(form, i + len(form))
+            next_start = 0
+            for i in found.get(form, ()):
+                if i >= next_start:
+                    out.append((i, i + len(form), label, 5))
+                    next_start = i + len(form)
         covered_until = -1
         hits: list[Candidate] = []
         for window, low, off, label in self.fragments:
-            i = lowered.find(window)
-            while i != -1:
-                start, end = self._extend(lowered, i, low, off)
-                hits.append((start, end, label, 5))
-                i = lowered.find(window, max(end - _WINDOW + 1, i + 1))
+            next_start = 0
+            for i in found.get(window, ()):
+                if i >= next_start:
+                    start, end = self._extend(lowered, i, low, off)
+                    hits.append((start, end, label, 5))
+                    next_start = max(end - _WINDOW + 1, i + 1)
         for hit in sorted(hits):
             if hit[1] > covered_until:
                 out.append(hit)
@@ -151,9 +186,22 @@ def _matcher_for(items: tuple[tuple[str, str], ...]) -> KnownValueMatcher:
     return KnownValueMatcher(dict(items))
 
 
+# The last mapping seen and its matcher: a runtime passes the same secret values on every call,
+# and comparing two small dicts costs a fraction of sorting the items into a cache key.
+_last: tuple[dict[str, str], KnownValueMatcher | None] = ({}, None)
+
+
 def matcher_for(known_values: Mapping[str, str]) -> KnownValueMatcher | None:
     """The (cached) matcher for ``known_values``; ``None`` when nothing is long enough to search."""
+    snapshot, matcher = _last
+    if snapshot and snapshot == known_values:
+        return matcher
     items = tuple(sorted((str(k), v) for k, v in known_values.items() if isinstance(v, str) and len(v) >= MIN_KNOWN_LENGTH))
-    if not items:
-        return None
-    return _matcher_for(items)
+    matcher = _matcher_for(items) if items else None
+    _remember(dict(known_values), matcher)
+    return matcher
+
+
+def _remember(snapshot: dict[str, str], matcher: KnownValueMatcher | None) -> None:
+    global _last
+    _last = (snapshot, matcher)  # one tuple, swapped atomically: readers see a consistent pair

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from ethos_core.redaction import engine
-from ethos_core.redaction.known import ascii_lower, matcher_for
+from ethos_core.redaction.known import KnownValueMatcher, ascii_lower, matcher_for
 from ethos_core.redaction.patterns import DETECTORS, AnchorIndex, LiteralSet
 from ethos_core.types import RedactionSpan
 
@@ -44,6 +44,29 @@ def _find_all(haystack: str, needle: str) -> Iterator[int]:
     while i != -1:
         yield i
         i = haystack.find(needle, i + 1)
+
+
+def _reference_known(matcher: KnownValueMatcher, lowered: str) -> list[Any]:
+    """Known values by ``str.find``, form by form and window by window (no automaton)."""
+    out: list[Any] = []
+    for form, label in matcher.forms:
+        i = lowered.find(form)
+        while i != -1:
+            out.append((i, i + len(form), label, 5))
+            i = lowered.find(form, i + len(form))
+    covered_until = -1
+    hits: list[Any] = []
+    for window, low, off, label in matcher.fragments:
+        i = lowered.find(window)
+        while i != -1:
+            start, end = matcher._extend(lowered, i, low, off)
+            hits.append((start, end, label, 5))
+            i = lowered.find(window, max(end - len(window) + 1, i + 1))
+    for hit in sorted(hits):
+        if hit[1] > covered_until:
+            out.append(hit)
+            covered_until = hit[1]
+    return out
 
 
 def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Any]:
@@ -66,7 +89,7 @@ def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bo
     engine._url_credentials(text, out)
     matcher = matcher_for(known_values) if known_values else None
     if matcher is not None:
-        out.extend(matcher.find(lowered))
+        out.extend(_reference_known(matcher, lowered))
     if decode:
         b64 = sorted(p for a in engine._B64_ANCHORS for p in _find_all(text, a))
         hexes = sorted(p for a in engine._HEX_ANCHORS for p in _find_all(lowered, a))
@@ -79,7 +102,7 @@ def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bo
 def _reference_spans(text: str, known: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> list[RedactionSpan]:
     with monkeypatch.context() as m:
         m.setattr(engine, "_candidates", _reference_candidates)
-        m.setattr(engine, "_quiet", lambda text: False)
+        m.setattr(engine, "_quiet", lambda text, known: False)
         m.setattr(engine, "_ESCAPE_RES", (("", _ESCAPE_ALTERNATION),))
         return engine.find_spans(text, known)
 
@@ -188,9 +211,10 @@ def test_quiet_short_strings_have_no_candidates() -> None:
         text = rnd.choice(pieces)
         start = rnd.randrange(len(text))
         piece = text[start : start + rnd.randint(1, 80)]
-        if engine._quiet(piece):
-            checked += 1
-            assert _reference_candidates(piece, {}, decode=True) == [], piece
+        for known in ({}, KNOWN):
+            if engine._quiet(piece, known):
+                checked += 1
+                assert _reference_candidates(piece, known, decode=True) == [], piece
     assert checked > 100
 
 
@@ -232,3 +256,15 @@ def test_gated_detector_is_linear_on_dense_gate_hits() -> None:
     text = ("M" + "a" * 23 + ".abcdef") * 40_000
     spans = engine.find_spans(text)
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
+
+
+def test_known_value_matcher_equals_str_find() -> None:
+    """Forms and fragments found by the automaton: same spans, same order as ``str.find``."""
+    values = {"a": "Zq8vX3pL0mN4bR7tY2wK9sD1fG6hJ5", "b": "r7Fp2Lq9Xw4Zc8Vb", "c": "aaaaaaaaaaaaaaaaaaaaaaaa", "d": "pässwörd-ünïcode-1234"}
+    matcher = KnownValueMatcher(values)
+    rnd = random.Random(17)
+    pieces = [v for value in values.values() for v in (value, value[:14], value[7:], value.upper())]
+    pieces += ["a" * 30, base64.b64encode(values["a"].encode()).decode(), urllib.parse.quote(values["d"]), " ", "x"]
+    for _ in range(300):
+        text = ascii_lower("".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 8))))
+        assert matcher.find(text) == _reference_known(matcher, text), text
