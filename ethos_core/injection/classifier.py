@@ -170,11 +170,12 @@ def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...
     """The literal automata (ASCII literals; literals with other characters) and the rules
     searched over the whole text.
 
-    Each automaton value is ``(len - 1, anchored, gate, requirements)``. ``anchored`` holds the
+    Each automaton value is ``(len - 1, anchored, gate, requirements, wait)``. ``anchored`` holds the
     rules that start with that literal (with their table order and requirement id) and ``gate``
     is one pattern matching where any of them matches (the rule's own pattern when there is
     one), so a position where none matches costs one regex call; ``requirements`` are the ids of
-    the required-literal sets (:attr:`rules.CompiledRule.required`) the literal belongs to. Two
+    the required-literal sets (:attr:`rules.CompiledRule.required`) the literal belongs to, and
+    ``wait`` says some rule of ``anchored`` has such a set (it is tried after the pass). Two
     automata because the cost per character scanned grows with the number of first characters:
     ASCII text needs only the ASCII one, other text the second one only near its letters.
     """
@@ -214,7 +215,8 @@ def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...
         elif anchored:
             gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule, _ in anchored))
         automaton = ascii_automaton if key.isascii() else other_automaton
-        automaton.add_word(key, (len(key) - 1, anchored, gate, tuple(sorted(by_required.get(key, ())))))
+        wait = any(rid >= 0 for _, _, rid in anchored)
+        automaton.add_word(key, (len(key) - 1, anchored, gate, tuple(sorted(by_required.get(key, ()))), wait))
     ascii_automaton.make_automaton()
     other_automaton.make_automaton()
     return ascii_automaton, other_automaton, tuple(searched)
@@ -261,6 +263,35 @@ def _window_hits(folded: str, lo: int, hi: int) -> Iterator[tuple[int, Any]]:
         yield end + lo, value
 
 
+def _try_rules(
+    folded: str,
+    start: int,
+    anchored: _Anchored,
+    gate: re.Pattern[str] | None,
+    gated: re.Match[str] | None,
+    found: dict[str, Tier1Match],
+    best: dict[str, tuple[int, int, re.Match[str]]],
+    mention: dict[int, bool],
+) -> None:
+    """Try each rule of ``anchored`` at ``start`` (``gated`` is the gate's match, reused when the
+    gate is the rule's own pattern) and keep accepted matches that start before the best so far."""
+    for order, rule, _ in anchored:
+        signal = rule.signal
+        prior = best.get(signal)
+        if signal in found or (prior is not None and (prior[0], prior[1]) <= (start, order)):
+            continue
+        m = gated if gated is not None and rule.pattern is gate else rule.pattern.match(folded, start)
+        if m is None:
+            continue
+        if signal in rules.MENTION_SENSITIVE:
+            quoted = mention.get(start)
+            if quoted is None:
+                quoted = mention[start] = _is_mention(folded, start)
+            if quoted:
+                continue
+        best[signal] = (start, order, m)
+
+
 def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: dict[str, Tier1Match]) -> None:
     """Add the matches to ``found`` in text order (the first one names ``inj.encoded``)."""
     for signal, (_, _, m) in sorted(best.items(), key=lambda item: item[1][:2]):
@@ -270,23 +301,23 @@ def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: 
 def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
     """Record, for each signal not yet in ``found``, its accepted match that starts first (ties:
     the rule listed first) — what searching every rule over all of ``folded`` gives
-    (:func:`scan_phrases_reference`).
+    (:func:`_scan_phrases_reference`).
 
     A rule is tried only where one of its literal anchors occurs (every match starts with one)
     and one of its required literals occurs at or after that place (every match holds one),
     both found in one Aho-Corasick pass; a position inside a word is skipped before any rule
     runs (no rule is accepted there); one gate pattern per anchor rules out all its rules at
-    once; whether a position is quoted is computed once per position (not per rule).
+    once; whether a position is quoted is computed once per position (not per rule). Anchors
+    whose rules have required literals wait until the pass has seen the whole text.
     """
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
-    sensitive = rules.MENTION_SENSITIVE
     hits = _ASCII_AUTOMATON.iter(folded)
     if not folded.isascii():
         hits = itertools.chain(hits, *[_window_hits(folded, lo, hi) for lo, hi in _script_windows(folded)])
     last: dict[int, int] = {}  # requirement id -> start of its last literal
-    candidates: list[tuple[int, _Anchored, re.Pattern[str]]] = []
-    for end, (back, anchored, gate, requirements) in hits:
+    deferred: list[tuple[int, _Anchored, re.Pattern[str]]] = []
+    for end, (back, anchored, gate, requirements, wait) in hits:
         start = end - back
         for rid in requirements:
             if last.get(rid, -1) < start:
@@ -299,33 +330,24 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
                 prev = folded[start - 1]
                 if prev.isalnum() or prev == "_":
                     continue
-        candidates.append((start, anchored, gate))
-    for start, anchored, gate in candidates:
+        if wait:
+            deferred.append((start, anchored, gate))
+            continue
+        gated = gate.match(folded, start)
+        if gated is not None:
+            _try_rules(folded, start, anchored, gate, gated, found, best, mention)
+    for start, anchored, gate in deferred:
         viable: _Anchored = anchored
         for entry in anchored:
             if entry[2] >= 0 and last.get(entry[2], -1) < start:  # a required literal is missing
                 viable = tuple(e for e in anchored if e[2] < 0 or last.get(e[2], -1) >= start)
                 break
-        gated = None
         if viable is anchored:
             gated = gate.match(folded, start)
-            if gated is None:
-                continue
-        for order, rule, _ in viable:
-            signal = rule.signal
-            prior = best.get(signal)
-            if signal in found or (prior is not None and (prior[0], prior[1]) <= (start, order)):
-                continue
-            m = gated if gated is not None and rule.pattern is gate else rule.pattern.match(folded, start)
-            if m is None:
-                continue
-            if signal in sensitive:
-                quoted = mention.get(start)
-                if quoted is None:
-                    quoted = mention[start] = _is_mention(folded, start)
-                if quoted:
-                    continue
-            best[signal] = (start, order, m)
+            if gated is not None:
+                _try_rules(folded, start, anchored, gate, gated, found, best, mention)
+        elif viable:
+            _try_rules(folded, start, viable, None, None, found, best, mention)
     for order, rule in _SEARCHED:
         signal = rule.signal
         if signal in found:
