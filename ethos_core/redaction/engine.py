@@ -11,19 +11,20 @@ changed. Runtime is linear in the input.
 Matching engine, chosen by measurement (bench/redaction.py; 2-core development machine). Anchors
 (the literals every match of a detector contains, the base64/hex anchors of the decoding layer)
 are found in ONE pass of a pyahocorasick automaton over the ASCII-lower-cased text (already a
-project dependency, used by the injection classifier); it replaced one ``re``/``str.find`` pass
-per rare pivot character, at about half the cost on mixed text and a fraction of the fixed
-cost per call. Detectors then run
-only where their anchors are: keyword detectors ``match`` at each keyword occurrence,
+project dependency, used by the injection classifier): about half the cost of one ``re`` or
+``str.find`` scan per rare pivot character on logs, JSON and code, and a fraction of its fixed
+cost per call. On text of 1 KB or more holding few pivot characters (ordinary prose) the pivot
+scans are cheaper and are used instead (:func:`_find_anchors` counts them first). Detectors then
+run only where their anchors are: keyword detectors ``match`` at each keyword occurrence,
 literal-first ones ``lead`` characters before theirs, a ``gate``-d one only around its gate's
 occurrences, and a detector whose ``requires`` characters are absent not at all. A short ASCII
-text with no anchor, no ``://``, no escape introducer and no gate match returns at once
-(:func:`_quiet`). Escapes are found by one literal-first regex per introducer (``%``, ``\\``,
-``&#``). Stdlib ``re`` with literal-first patterns, possessive/bounded repetitions behind
-run-start lookbehinds (Python 3.11) keeps every detector linear; google-re2 (no lookaround, a
-compiled dependency on the most security-critical path) was measured and not taken.
-``tests/redaction/test_fast_paths.py`` checks that all these shortcuts give exactly the spans of
-a plain reference (every detector's ``finditer`` over the whole text).
+text with no anchor, no ``://`` followed by ``@``, no escape introducer, no gate match and no
+known-value form returns at once (:func:`_quiet`). Escapes are found by one literal-first regex
+per introducer (``%``, ``\\``, ``&#``). Stdlib ``re`` with literal-first patterns,
+possessive/bounded repetitions behind run-start lookbehinds (Python 3.11) keeps every detector
+linear; google-re2 (no lookaround, a compiled dependency on the most security-critical path) was
+measured and not taken. ``tests/redaction/test_fast_paths.py`` checks that all these shortcuts
+give exactly the spans of a plain reference (every detector's ``finditer`` over the whole text).
 
 Not covered: secrets with no known shape, no keyword next to them and no known value; more
 than one layer of encoding; encryption, compression, base32 and other encodings; text a
