@@ -1,6 +1,10 @@
 """Tier-1 injection classifier: recall / false-positive rate on the labelled corpus, and speed.
 
-Goals (issue #8): recall >= 90 %, false positives <= 3 %, p99 <= 5 ms for a 100 KB page.
+Goals (issue #8): recall >= 90 %, false positives <= 3 %, p99 <= 5 ms for a 100 KB page; per
+tool result (4 KB) as little as possible of the agent loop's 300 µs safety budget. The 100 KB
+page and the first 4 KB row are built from the clean look-alikes (texts *about* prompt
+injection: the densest trigger words tier-1 sees); the last two 4 KB rows are the everyday
+cases: plain prose, and one repeated letter.
 ``run()`` returns rows for ``python -m bench``; ``python -m bench.injection`` prints them.
 """
 
@@ -29,6 +33,29 @@ def _page(size: int, clean: list[str]) -> str:
     return "".join(parts)[:size]
 
 
+def _prose(size: int) -> str:
+    """Plain prose without trigger words (a fixed vocabulary, seeded)."""
+    rng = random.Random(7)
+    words = "garden soil water light season harvest tomato seed compost shade path fence bird rain".split()
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        sentence = " ".join(rng.choice(words) for _ in range(12)).capitalize() + ". "
+        parts.append(sentence)
+        total += len(sentence)
+    return "".join(parts)[:size]
+
+
+def _time_4kb(text: str, runs: int = 200) -> list[float]:
+    classify(text)
+    samples: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        classify(text)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 def _percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
@@ -52,13 +79,9 @@ def run() -> list[dict[str, Any]]:
     p99 = _percentile(samples, 99)
     mb_s = (len(page.encode()) / 1e6) / p50
 
-    result = _page(4_000, clean)  # the size of a typical untrusted tool result
-    classify(result)
-    small: list[float] = []
-    for _ in range(200):
-        start = time.perf_counter()
-        classify(result)
-        small.append(time.perf_counter() - start)
+    small = _time_4kb(_page(4_000, clean))  # the size of a typical untrusted tool result
+    prose = _time_4kb(_prose(4_000))
+    letter = _time_4kb("a" * 4_000)
     return [
         {"name": "injection.tier1.recall", "workload": f"{len(attacks)} labelled injections", "rate": round(recall * 100, 1),
          "unit": "%", "p50_us": None, "p99_us": None, "ratio": round(recall / 0.90, 2), "note": "goal >= 90 %"},
@@ -70,6 +93,12 @@ def run() -> list[dict[str, Any]]:
         {"name": "injection.tier1.tool_result_4kb", "workload": "4 KB of clean look-alikes (one tool result)", "rate": None,
          "unit": "", "p50_us": round(statistics.median(small) * 1e6), "p99_us": round(_percentile(small, 99) * 1e6),
          "ratio": None, "note": "per-call cost in the agent loop"},
+        {"name": "injection.tier1.tool_result_4kb_prose", "workload": "4 KB of plain prose, no trigger words", "rate": None,
+         "unit": "", "p50_us": round(statistics.median(prose) * 1e6), "p99_us": round(_percentile(prose, 99) * 1e6),
+         "ratio": None, "note": "everyday tool result"},
+        {"name": "injection.tier1.tool_result_4kb_letter", "workload": "4 KB of one repeated letter", "rate": None,
+         "unit": "", "p50_us": round(statistics.median(letter) * 1e6), "p99_us": round(_percentile(letter, 99) * 1e6),
+         "ratio": None, "note": "trivial input"},
     ]
 
 
