@@ -14,7 +14,8 @@ runs — including those inside pipelines, lists, subshells, functions, command 
 substitutions, here-docs fed to shells, wrappers (``sudo``, ``env``, ``xargs``, ``find -exec``,
 ``sh -c``, ``eval`` …, see :mod:`.wrappers`), decoded payloads (``echo … | base64 -d | sh``)
 and interpreter one-liners — with words expanded the way bash would: quotes removed,
-``$HOME``/``${HOME}``/``~`` resolved, ``$IFS`` splitting, brace expansion, variables assigned
+``$HOME``/``${HOME}``/``~`` resolved, ``$IFS`` splitting (a script-assigned ``IFS`` splits
+expansions on its characters too; one known only at run time is unjudgeable), brace expansion, variables assigned
 earlier in the same script, and ``cd`` tracked for relative paths. What cannot be known
 statically is the marker :data:`DYN`, never an empty string, so rules can treat it as "could
 be anything". Input is NFKC-normalised and stripped of invisible characters before parsing;
@@ -52,6 +53,16 @@ MAX_BRACE_RESULTS = 64
 
 # $IFS is replaced by a space before parsing: bash splits on it, and the grammar's handling of
 # `$IFS-word` differs from bash's; a space is the sound over-approximation for judging.
+_BLANK_RUN = re.compile(r"[ \t\n]+")
+_WS_RUN = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=64)
+def _ifs_pattern(ifs: str) -> re.Pattern[str]:
+    """Runs of the blanks and of every character of a script-assigned ``IFS``."""
+    return re.compile("[" + re.escape("".join(sorted(set(ifs) | {" ", "\t", "\n"}))) + "]+")
+
+
 _IFS_RE = re.compile(r"\$\{IFS(?:[^}]{0,32})\}|\$IFS(?![A-Za-z0-9_])")
 _MISPARSE = re.compile(r"\$[A-Za-z_{(]")
 _SECRET_NAME = re.compile(r"(?i)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)")
@@ -511,7 +522,7 @@ class _Analyser:
                 target = resolved_argv[2]
             env.cwd = None if target == "-" or DYN in target else self.path(target, env.cwd)
             env.vars["PWD"] = env.cwd or DYN
-        elif name == "export":
+        elif name in ("export", "declare", "typeset", "local", "readonly"):
             for arg in resolved_argv[1:]:
                 if "=" in arg:
                     key, value = arg.split("=", 1)
@@ -761,7 +772,7 @@ class _Analyser:
         if text is None:
             return DYN
         text = text.rstrip("\n")
-        return text if quoted else re.sub(r"\s+", _SPLIT, text)
+        return text if quoted else self._split_unquoted(text, env, default=_WS_RUN)
 
     def _chain(self, node: Node, env: _Env) -> tuple[str | None, tuple[str, ...]]:
         children = [c for c in node.named_children if c.type != "comment"]
@@ -776,6 +787,17 @@ class _Analyser:
                 output = (None, ())
         return output or (None, ())
 
+    def _split_unquoted(self, value: str, env: _Env, default: re.Pattern[str] | None = None) -> str:
+        """Mark the field boundaries bash makes in an unquoted expansion. With ``IFS`` assigned in
+        the script its characters split too (with the blanks: a sound over-approximation for
+        judging); an ``IFS`` known only at run time cannot be judged."""
+        ifs = env.vars.get("IFS")
+        if ifs is None:
+            return (default or _BLANK_RUN).sub(_SPLIT, value)
+        if DYN in ifs:
+            raise _Unjudgeable("shell.unparseable", "IFS is set to a value known only at run time")
+        return _ifs_pattern(ifs).sub(_SPLIT, value)
+
     def _variable(self, name: str, env: _Env, quoted: bool) -> str:
         if name == "IFS":
             return " " if quoted else _SPLIT
@@ -789,7 +811,7 @@ class _Analyser:
                 if _SECRET_NAME.search(name):
                     self.signal("secret_var", f"${name}", env)
                 return DYN
-        return value if quoted else re.sub(r"[ \t\n]+", _SPLIT, value)
+        return value if quoted else self._split_unquoted(value, env)
 
     def _expansion(self, node: Node, env: _Env, quoted: bool) -> str:
         raw = _text(node)
@@ -844,7 +866,7 @@ class _Analyser:
             result = DYN
         if result is None:
             return DYN
-        return result if quoted else re.sub(r"[ \t\n]+", _SPLIT, result)
+        return result if quoted else self._split_unquoted(result, env)
 
     def _mini_expand(self, text: str, env: _Env) -> str:
         text = text.strip("\"'")

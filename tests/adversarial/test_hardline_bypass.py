@@ -248,3 +248,18 @@ def test_length_edges() -> None:
     assert denied_by(over, "shell.too_large")
     multibyte = "echo " + "é" * (MAX_COMMAND_BYTES // 2)
     assert denied_by(multibyte, "shell.too_large")
+
+
+def test_script_assigned_ifs_splits_expansions() -> None:
+    # bash splits unquoted expansions on the characters of IFS: a custom IFS turns one word into
+    # a command line. Every way of assigning it is followed; an IFS known only at run time is
+    # not guessed at.
+    _all_denied(
+        ["IFS=,; c=rm,-rf,/; $c", "IFS=x; c=rmx-rfx/; $c", "IFS=,; c=rm,-rf,$HOME; $c", "IFS=','; c=\"rm,-rf,/\"; $c",
+         "export IFS=,; c=rm,-rf,/; $c", "declare IFS=,; c=rm,-rf,/; $c", "IFS=:; set -- x; c=rm:-rf:/; $c",
+         "IFS=,; c=rm,,-rf,,/; $c", "IFS=,; $(echo rm,-rf,/)", "IFS=$'\\x2c'; c=rm,-rf,/; $c"],
+        "hardline.rm_root",
+    )
+    assert denied_by("IFS=$(cat sep); c=rm,-rf,/; $c", "shell.unparseable")
+    # Text that merely contains the IFS characters is not affected.
+    assert hardline("IFS=,; echo a,b").rule == "hardline.none"
