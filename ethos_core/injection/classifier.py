@@ -19,6 +19,11 @@ and reports stable signal ids (:mod:`ethos_core.injection.rules`) for:
 A phrase preceded by quoting context ("such as", "the phrase", an opening quote, "if you …")
 counts as a mention, not an instruction — articles about prompt injection do not flag.
 
+Speed comes from shortcuts that never change a verdict (docs/injection.md, "Quality and
+speed"): per-stretch folding, anchor and required-literal automata with one gate regex per
+anchor, candidate-only structural scans and byte-level decoder guards. :func:`classify_reference`
+runs the same classification through whole-text passes only; tests assert the two agree.
+
 Not covered (documented in docs/injection.md): paraphrases outside the rule table, languages
 other than the nine above, instructions in images, adversarially iterated wording. Tier-1 is a
 tripwire; the structural defences (markers, downgrade, outbound scrubbing) carry the load.

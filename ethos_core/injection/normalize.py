@@ -3,7 +3,9 @@
 Invariant: :func:`fold` maps text to the form every tier-1 rule is written against (invisible
 characters removed, NFKC, case-folded, look-alike letters mapped to Latin, whitespace collapsed
 with line breaks kept), and :func:`skeleton` does the same one character for one character so a
-match in the skeleton is a match at the same offsets in the original.
+match in the skeleton is a match at the same offsets in the original. :func:`fold` normalises
+only the non-ASCII stretches (exact: see the note above it); :func:`fold_reference` is the same
+fold in whole-text passes, and tests compare the two.
 
 Not covered: look-alikes outside the table below (it lists the Cyrillic, Greek, Armenian and
 Latin-extended letters seen in homoglyph attacks), leetspeak digits, and images of text.

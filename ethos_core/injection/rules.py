@@ -3,7 +3,10 @@
 Rules are matched against :func:`ethos_core.injection.normalize.fold` output (lower case,
 look-alikes folded, whitespace collapsed, line breaks kept); :func:`compile_rules` folds each
 pattern the same way. Patterns use only bounded repetition over disjoint classes (``\\W+`` and
-``\\w+`` alternate, gaps are ``{0,N}``), so matching is linear in the input.
+``\\w+`` alternate, gaps are ``{0,N}``), so matching is linear in the input. Each compiled rule
+carries its literal anchors and required literals (from the regex syntax tree), which the
+classifier uses to skip places where it cannot match, and its word gaps are compiled
+possessive where that cannot change a match (:func:`possessive_gaps`).
 
 Signal ids are stable: they appear in ProvenanceVerdict.signals, audit rows, ``ethos check
 text`` and docs/injection.md.
