@@ -33,6 +33,12 @@ def _start(first: str, klass: str = _TOK) -> str:
     return f"{re.escape(first)}(?<![{klass}]{re.escape(first)})"
 
 
+def _prefix(first: str) -> str:
+    """``first`` literal anywhere, even inside a longer run: for prefixes distinctive enough that
+    a run holding one is a credential glued to other text (``s-sk-ant-…``, ``tokengithub_pat_…``)."""
+    return re.escape(first)
+
+
 @attrs.frozen
 class Detector:
     """One credential format.
@@ -166,8 +172,8 @@ _DB_SCHEMES = (
 
 DETECTORS: tuple[Detector, ...] = (
     # --- LLM providers ---------------------------------------------------------------------
-    _d("anthropic", _start("sk-ant-") + r"[a-z]{2,8}\d{0,3}-[" + _TOK + r"]{20,}+", ("sk-ant-",), priority=3),
-    _d("openrouter", _start("sk-or-") + r"v\d-[a-f0-9]{32,}+", ("sk-or-",), priority=3),
+    _d("anthropic", _prefix("sk-ant-") + r"[a-z]{2,8}\d{0,3}-[" + _TOK + r"]{20,}+", ("sk-ant-",), priority=3),
+    _d("openrouter", _prefix("sk-or-") + r"v\d-[a-f0-9]{32,}+", ("sk-or-",), priority=3),
     _d(
         "openai",
         _start("sk-") + r"(?!ant-|or-)(?:(?:proj|svcacct|admin|None)-)?[" + _TOK + r"]{20,}+",
@@ -230,7 +236,7 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     # --- code hosting --------------------------------------------------------------------------
     _d("github", r"gh[pousr]_(?<![" + _TOK + r"]gh._)[" + _B62 + r"]{36,}+", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), priority=3, lead=0),
-    _d("github", _start("github_pat_") + r"[" + _B62 + r"_]{22,}+", ("github_pat_",), priority=3),
+    _d("github", _prefix("github_pat_") + r"[" + _B62 + r"_]{22,}+", ("github_pat_",), priority=3),
     _d(
         "gitlab",
         r"gl(?<![" + _TOK + r"]gl)(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[" + _TOK + r"]{20,}+",
@@ -239,12 +245,12 @@ DETECTORS: tuple[Detector, ...] = (
         priority=3,
         lead=0,
     ),
-    _d("gitlab", _start("GR1348941") + r"[" + _TOK + r"]{20,}+", ("GR1348941",), priority=3),
+    _d("gitlab", _prefix("GR1348941") + r"[" + _TOK + r"]{20,}+", ("GR1348941",), priority=3),
     _d("npm", _start("npm_") + r"[" + _B62 + r"]{36,}+", ("npm_",), priority=3),
     _d("pypi", _start("pypi-") + r"[" + _TOK + r"]{50,}+", ("pypi-",), priority=3),
     # --- chat platforms -------------------------------------------------------------------------
     _d("slack_token", r"xox[abposre]-(?<![" + _TOK + r"]xox.-)[" + _B62 + r"\-]{10,}+", ("xox",), check=_has_digit, priority=3),
-    _d("slack_token", _start("xapp-") + r"\d-[" + _B62 + r"\-]{20,}+", ("xapp-",), priority=3),
+    _d("slack_token", _prefix("xapp-") + r"\d-[" + _B62 + r"\-]{20,}+", ("xapp-",), priority=3),
     _d(
         "slack_webhook",
         r"hooks\.slack\.com\\?/(?:services|workflows|triggers)\\?/[A-Za-z0-9_+\-]{6,}+(?:\\?/[A-Za-z0-9_+\-]{4,}+){1,3}",
@@ -296,8 +302,8 @@ DETECTORS: tuple[Detector, ...] = (
         left=("0123456789abcdef", 32),
     ),
     _d("square", r"sq0(?:csp|atp)-(?<![" + _TOK + r"]sq0...-)[" + _TOK + r"]{22,}+", ("sq0",), priority=3),
-    _d("linear", _start("lin_api_") + r"[" + _B62 + r"]{32,}+", ("lin_api_",), priority=3),
-    _d("linear", _start("lin_oauth_") + r"[a-f0-9]{32,}+", ("lin_oauth_",), priority=3),
+    _d("linear", _prefix("lin_api_") + r"[" + _B62 + r"]{32,}+", ("lin_api_",), priority=3),
+    _d("linear", _prefix("lin_oauth_") + r"[a-f0-9]{32,}+", ("lin_oauth_",), priority=3),
     # --- generic structures ---------------------------------------------------------------------
     _d(
         "private_key",

@@ -322,3 +322,20 @@ def test_concurrent_vault_writes_lose_nothing(tmp_path: Path, monkeypatch: pytes
     vault = Vault(tmp_path / "v", key_source="passphrase")
     assert set(vault.refs()) == {"seed", *(f"ref{i}" for i in range(8))}
     assert vault.get("ref3") == "value-3-abcdefgh"
+
+
+def test_distinctive_key_glued_to_the_preceding_token() -> None:
+    # A key with a distinctive prefix is redacted even when the text before it belongs to the
+    # same run of token characters (a prefix, a header name typed without a separator).
+    body = "Qz7xV2mN9pL4kR8sT1wY6uB3cD5eF0gH" * 2
+    cases = {
+        f"s-sk-ant-api03-{body}AA": "anthropic",
+        f"Bearer-sk-ant-api03-{body}AA": "anthropic",
+        f"x_sk-or-v1-{'ab12' * 16}": "openrouter",
+        f"tokengithub_pat_11ABCDEFG0{body[:40]}": "github",
+        f"auth_lin_api_{body}": "linear",
+    }
+    for text, label in cases.items():
+        out = redact_text(text)
+        assert f"[REDACTED:{label}]" in out, (text, out)
+        assert body[:20] not in out and "ab12ab12ab12" not in out, out
