@@ -38,6 +38,7 @@ import importlib
 import itertools
 import re
 import string
+import sys
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -169,6 +170,8 @@ _ANCHOR_KEEP = 8
 
 
 _Anchored = tuple[tuple[int, rules.CompiledRule, int], ...]  # (table order, rule, requirement id)
+# Requirement ids are below the number of rules; this one marks "no required literal".
+_NO_REQUIREMENT = len(_COMPILED)
 
 
 def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...]]:
@@ -193,7 +196,7 @@ def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...
             searched.append((order, rule))
             continue
         for anchor in {a[:_ANCHOR_KEEP] for a in rule.anchors}:
-            by_anchor.setdefault(anchor, []).append((order, rule, -1))
+            by_anchor.setdefault(anchor, []).append((order, rule, _NO_REQUIREMENT))
     # A literal holding a shorter key (anchor or required literal) is replaced by it: where the
     # literal occurs the key occurs too, at or after the same place, and needs no hit of its own.
     literals = {lit for rule in _COMPILED for lit in rule.required}
@@ -220,7 +223,7 @@ def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...
         elif anchored:
             gate = re.compile("|".join(f"(?:{rule.pattern.pattern})" for _, rule, _ in anchored))
         automaton = ascii_automaton if key.isascii() else other_automaton
-        wait = any(rid >= 0 for _, _, rid in anchored)
+        wait = any(rid != _NO_REQUIREMENT for _, _, rid in anchored)
         automaton.add_word(key, (len(key) - 1, anchored, gate, tuple(sorted(by_required.get(key, ()))), wait))
     ascii_automaton.make_automaton()
     other_automaton.make_automaton()
@@ -259,6 +262,8 @@ def _script_windows(folded: str) -> list[tuple[int, int]]:
 
 
 _ASCII_AUTOMATON, _OTHER_AUTOMATON, _SEARCHED = _build_tables()
+# Per call, ``last[rid]`` starts at -1 for every requirement; the sentinel slot never fails.
+_LAST_START = [-1] * _NO_REQUIREMENT + [sys.maxsize]
 
 
 def _window_hits(folded: str, lo: int, hi: int) -> Iterator[tuple[int, Any]]:
@@ -320,12 +325,12 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
     hits = _ASCII_AUTOMATON.iter(folded)
     if not folded.isascii():
         hits = itertools.chain(hits, *[_window_hits(folded, lo, hi) for lo, hi in _script_windows(folded)])
-    last: dict[int, int] = {}  # requirement id -> start of its last literal
+    last = list(_LAST_START)  # requirement id -> start of its last literal (sentinel: no requirement)
     deferred: list[tuple[int, _Anchored, re.Pattern[str]]] = []
     for end, (back, anchored, gate, requirements, wait) in hits:
         start = end - back
         for rid in requirements:
-            if last.get(rid, -1) < start:
+            if last[rid] < start:
                 last[rid] = start
         if not anchored:
             continue
@@ -344,8 +349,8 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
     for start, anchored, gate in deferred:
         viable: _Anchored = anchored
         for entry in anchored:
-            if entry[2] >= 0 and last.get(entry[2], -1) < start:  # a required literal is missing
-                viable = tuple(e for e in anchored if e[2] < 0 or last.get(e[2], -1) >= start)
+            if last[entry[2]] < start:  # a required literal is missing
+                viable = tuple(e for e in anchored if last[e[2]] >= start)
                 break
         if viable is anchored:
             gated = gate.match(folded, start)
