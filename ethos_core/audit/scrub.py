@@ -239,7 +239,10 @@ def per_string(redact: Redactor) -> ManyRedactor:
     """A :data:`ManyRedactor` that calls ``redact`` once per string (each failure isolated)."""
 
     def redact_many(texts: list[str]) -> list[str]:
-        return [_redact_str(t, redact) if t else t for t in texts]
+        try:
+            return [redact(t) for t in texts]  # answers are type-checked by redact_batch
+        except Exception:  # noqa: BLE001 - one string failed: isolate it, redact the others
+            return [_redact_str(t, redact) if t else t for t in texts]
 
     return redact_many
 

@@ -3,14 +3,21 @@
 Invariants:
 
 * **Redaction before disk.** :meth:`AuditStore.write` runs every string of the event — each
-  column and every key and value nested in ``data`` — through the ``redact`` callable the
-  store was built with (stage ⑬), plus the secret-key floor of :mod:`ethos_core.audit.scrub`,
-  before the row exists. Callers are not trusted to have done it. Policy snapshot bodies too.
+  column and every key and value nested in ``data`` — through stage ⑬, plus the secret-key
+  floor of :mod:`ethos_core.audit.scrub`, before the row exists. Callers are not trusted to have
+  done it. Stage ⑬ is given as ``redact_many`` (``list[str] -> list[str]``: ONE call per event
+  with all its strings, the engine's joined scan) and/or ``redact`` (``str -> str``); either is
+  derived from the other. A redactor that raises or answers with the wrong length or type
+  redacts the strings concerned to ``[REDACTED:redaction_error]``. Policy snapshot bodies too.
   The only strings stored without a redactor call are exact constants of ethos (category
-  names, severities, stage names, verdicts: ``_VOCABULARY``).
+  names, severities, stage names, verdicts: ``_VOCABULARY``). The searchable text (``search``
+  column, FTS5) is built from the redacted strings only.
 * **One writer, bounded queue, batched transactions.** ``write`` enqueues; a single thread
   drains up to ``batch_size`` items per ``BEGIN IMMEDIATE`` … ``COMMIT``. A full queue blocks
-  the producer (back-pressure); nothing is ever dropped silently.
+  the producer (back-pressure); nothing is ever dropped silently. The writer re-takes the GIL
+  after every SQLite call (up to a switch interval while producers run Python), so a batch uses
+  few statements: multi-row INSERTs of up to 2,048 rows, whole statements under load, and the
+  chain head remembered from its last commit (checked under the write lock).
 * **Fail closed.** When a batch cannot be committed (disk full, read-only file or filesystem,
   locked past the busy timeout, the file removed or replaced) the store enters the failed
   state: every later ``write`` and ``flush`` raises :class:`~ethos_core.errors.AuditWriteError`
@@ -250,7 +257,9 @@ def _strings_of(value: Any, out: list[str]) -> list[str]:
 class AuditStore:
     """The writer of ``observability.db`` (see the module docstring for its guarantees).
 
-    ``redact`` is stage ⑬ as a ``str -> str`` function; ``retention`` is
+    ``redact_many`` is stage ⑬ as a ``list[str] -> list[str]`` function, called once per event
+    with every string of it (element ``i`` of the answer redacts element ``i``); ``redact`` is
+    stage ⑬ as a ``str -> str`` function. Give either or both (at least one); ``retention`` is
     ``observability.retention`` (glob → ``Nh/Nd/Nw/forever``); ``sinks`` receive every committed
     row. Construction opens and migrates the file and raises :class:`AuditWriteError` when it
     cannot (the engine must not start tools without an audit trail).

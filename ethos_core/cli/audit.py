@@ -152,7 +152,11 @@ def query_cmd(
 @json_option
 @click.pass_context
 def search_cmd(ctx: click.Context, text: str, limit: int, raw: bool, db: str | None, as_json: bool) -> None:
-    """Full-text search (FTS5) over category, code, rule and event data, newest first."""
+    """Full-text search (FTS5) over category, code, rule and event data, newest first.
+
+    Indexed from data: every key and string value, its first 64 characters (tools, hosts,
+    paths, rule ids, reasons, the heads of bodies). Query the rest with SQL (data LIKE).
+    """
     conn = _open(_db(ctx, db))
     try:
         events = q.search(conn, text, limit=limit, raw=raw)
