@@ -61,17 +61,72 @@ _COMPILED = rules.compile_rules()
 _ahocorasick: Any = importlib.import_module("ahocorasick")
 
 _QUOTES = "\"'“”‘’«»„‚「」『』`"
-_MENTION_BEFORE = re.compile(
-    r"(?:such as|like|e\.?g\.?|for example|for instance|example|examples|payloads?|phrases?|strings?|"
+_MENTION_CUES = (
+    r"such as|like|e\.?g\.?|for example|for instance|example|examples|payloads?|phrases?|strings?|"
     r"sentences?|wording|text|called|known as|quote[sd]?|quoting|says?|said|saying|reads?|read|wrote|"
     r"written|containing|contains?|included|includes|hidden|instructions? like|commands? like|"
     r"attacks? (?:like|such as)|injections? (?:like|such as)|variants? of|versions? of|"
     r"to|not|never|should|would|could|might|may|cannot|can't|won't|doesn't|didn't|"
     r"trick\w*|into|told|tell\w*|ask\w*|instruct\w*|convinc\w*|caus\w*|mak\w*|persuad\w*|"
     r"attempt\w*|tr(?:y|ies|ying|ied)|whether|if you|when you|unless you|once you|that you|you to|"
-    r"zum beispiel|z\. ?b\.|wie|par exemple|comme|por ejemplo|como|ad esempio|per esempio|например|例如|比如|例えば|などの)"
-    r"[\s:,\-–—]*[" + re.escape(_QUOTES) + r"(\[]?\s*$"
+    r"zum beispiel|z\. ?b\.|wie|par exemple|comme|por ejemplo|como|ad esempio|per esempio|например|例如|比如|例えば|などの"
 )
+_MENTION_TAIL = r"[\s:,\-–—]*[" + re.escape(_QUOTES) + r"(\[]?\s*"
+_MENTION_BEFORE = re.compile(f"(?:{_MENTION_CUES}){_MENTION_TAIL}$")
+
+
+def _reverse_regex(source: str) -> str:
+    """The reversal of a regex made of literal characters, two-character escapes, ``[...]``
+    classes, ``(?:...|...)`` groups and ``?``/``*``/``+`` (it matches the reversed strings)."""
+
+    def alternatives(i: int) -> tuple[list[list[str]], int]:
+        alts: list[list[str]] = [[]]
+        while i < len(source) and source[i] != ")":
+            ch = source[i]
+            if ch == "|":
+                alts.append([])
+                i += 1
+                continue
+            if ch == "\\":
+                atom, i = source[i : i + 2], i + 2
+            elif ch == "[":
+                close = source.index("]", i + 2)
+                atom, i = source[i : close + 1], close + 1
+            elif source.startswith("(?:", i):
+                inner, i = alternatives(i + 3)
+                atom, i = "(?:" + "|".join("".join(reversed(alt)) for alt in inner) + ")", i + 1
+            else:
+                atom, i = ch, i + 1
+            if i < len(source) and source[i] in "?*+":
+                atom, i = atom + source[i], i + 1
+            alts[-1].append(atom)
+        return alts, i
+
+    alts, end = alternatives(0)
+    if end != len(source):
+        raise ValueError(f"unbalanced regex {source!r}")
+    return "|".join("".join(reversed(alt)) for alt in alts)
+
+
+# ``_MENTION_BEFORE.search(window)`` tries every cue at every offset of the window; the same
+# question asked of the reversed window is one anchored match (tests compare the two).
+_MENTION_BEFORE_REVERSED = re.compile(
+    r"\s*[" + re.escape(_QUOTES) + r"(\[]?[\s:,\-–—]*(?:" + _reverse_regex(_MENTION_CUES) + ")"
+)
+
+
+def _open_quote_last(window: str) -> bool:
+    """``_OPEN_QUOTE_BEFORE.search(window)``: a quote, then only whitespace (``str.isspace`` is
+    regex ``\\s``)."""
+    stripped = window.rstrip()
+    return bool(stripped) and stripped[-1] in _QUOTES
+
+
+def _mention_cue_before(window: str) -> bool:
+    """``_MENTION_BEFORE.search(window)``, answered on the reversed window."""
+    return _MENTION_BEFORE_REVERSED.match(window[::-1]) is not None
+
+
 _OPEN_QUOTE_BEFORE = re.compile(r"[" + re.escape(_QUOTES) + r"]\s*$")
 
 # --- decoding ------------------------------------------------------------------------------
@@ -136,7 +191,7 @@ def _is_mention(folded: str, start: int) -> bool:
     window = folded[max(0, start - 48) : start]
     if not window:
         return False
-    if _OPEN_QUOTE_BEFORE.search(window) or _MENTION_BEFORE.search(window):
+    if _open_quote_last(window) or _mention_cue_before(window):
         return True
     line_start = folded.rfind("\n", max(0, start - 300), start) + 1
     segment = folded[line_start:start]
@@ -144,7 +199,7 @@ def _is_mention(folded: str, start: int) -> bool:
     if quote < 0:
         return False
     before = folded[max(0, line_start + quote - 48) : line_start + quote + 1]
-    return bool(_MENTION_BEFORE.search(before))
+    return _mention_cue_before(before)
 
 
 def _inside_word(folded: str, start: int) -> bool:

@@ -185,3 +185,23 @@ def test_script_windows_hold_every_non_ascii_anchor() -> None:
         everywhere = sorted(classifier._OTHER_AUTOMATON.iter(folded), key=lambda hit: hit[0])
         windowed = [hit for lo, hi in classifier._script_windows(folded) for hit in classifier._OTHER_AUTOMATON.iter(folded, lo, hi)]
         assert sorted(windowed, key=lambda hit: hit[0]) == everywhere
+
+
+def test_reversed_mention_cue_equals_forward_search() -> None:
+    """The quoting-cue check runs on the reversed window; it must answer as the forward search."""
+    from ethos_core.injection import classifier
+
+    rng = random.Random(3)
+    cues = ["such as", "like", "e.g.", "eg", "z. b.", "z.b.", "tricked", "tell", "telling", "quotes", "quoted",
+            "attack like", "attacks such as", "tries", "trying", "can't", "if you", "например", "例如", "などの",
+            "unlike", "asks", "examples", "strings"]
+    tails = ["", " ", ": ", " - '", ",“", " (", "[", " — «", "\n", "  \t", "'", " :- ' ", "\x1c", "\u2028'\u3000"]
+    windows = []
+    for text in [r["text"] for r in _ROWS] + _adversarial_texts()[:300]:
+        folded = normalize.fold(text)
+        windows += [folded[max(0, i - 48) : i] for i in range(0, len(folded), 3)]
+    for _ in range(3000):
+        windows.append(rng.choice(["", "x", "the ", "he said "]) + rng.choice(cues) + rng.choice(tails) + rng.choice(["", "a", "'a"]))
+    for window in windows:
+        assert classifier._mention_cue_before(window) == (classifier._MENTION_BEFORE.search(window) is not None), repr(window)
+        assert classifier._open_quote_last(window) == (classifier._OPEN_QUOTE_BEFORE.search(window) is not None), repr(window)
