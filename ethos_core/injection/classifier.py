@@ -225,6 +225,13 @@ _ANCHOR_KEEP = 8
 
 
 _Anchored = tuple[tuple[int, rules.CompiledRule, int], ...]  # (table order, rule, requirement id)
+# The automaton looks a character up among a node's children in insertion order, so keys go in
+# by how common their characters are in text (space and e first).
+_CHAR_FREQUENCY = " etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _insertion_rank(key: str) -> list[int]:
+    return [_CHAR_FREQUENCY.index(ch) if ch in _CHAR_FREQUENCY else 100 + ord(ch) for ch in key]
 # Requirement ids are below the number of rules; this one marks "no required literal".
 _NO_REQUIREMENT = len(_COMPILED)
 
@@ -268,7 +275,7 @@ def _build_tables() -> tuple[Any, Any, tuple[tuple[int, rules.CompiledRule], ...
             anchored_list[i] = (order, rule, rid)
     ascii_automaton = _ahocorasick.Automaton()
     other_automaton = _ahocorasick.Automaton()
-    for key in by_anchor.keys() | by_required.keys():
+    for key in sorted(by_anchor.keys() | by_required.keys(), key=_insertion_rank):
         if not key.isascii() and not _SCRIPT_CHARS_RE.search(key):
             raise ValueError(f"anchor {key!r} has characters the script windows do not cover")
         anchored = tuple(by_anchor.get(key, ()))
