@@ -64,7 +64,43 @@ def sanitize_label(label: str) -> str:
 
 
 def neutralize(text: str, nonce: str | None = None) -> tuple[str, int]:
-    """Replace marker-like text (and the nonce) in ``text``; returns the text and the count."""
+    """Replace marker-like text (and the nonce) in ``text``; returns the text and the count.
+
+    The marker pattern runs only inside the regions around its anchors (:func:`_marker_regions`),
+    which hold every match a whole-text pass finds (:func:`neutralize_reference` is that pass).
+    """
+    if not text.isascii():  # every invisible character is non-ASCII
+        text = remove_invisible(text)
+    probe = skeleton(text)
+    parts: list[str] = []
+    pos = count = 0
+    for lo, hi in _marker_regions(probe):
+        for m in _MARKER_LIKE_RE.finditer(probe, lo, min(hi, len(probe))):
+            if m.end() == m.start():
+                continue
+            parts.append(text[pos : m.start()])
+            parts.append(MARKER_PLACEHOLDER)
+            pos = m.end()
+            count += 1
+    if count:
+        parts.append(text[pos:])
+        text = "".join(parts)
+        probe = skeleton(text)
+    if nonce:
+        needle = nonce.lower()
+        hits: list[int] = []
+        at = probe.find(needle)
+        while at >= 0:
+            hits.append(at)
+            at = probe.find(needle, at + len(needle))
+        for start in reversed(hits):
+            text = text[:start] + NONCE_PLACEHOLDER + text[start + len(needle) :]
+        count += len(hits)
+    return text, count
+
+
+def neutralize_reference(text: str, nonce: str | None = None) -> tuple[str, int]:
+    """:func:`neutralize` in whole-text passes (tests check the two agree)."""
     text = remove_invisible(text)
     probe = skeleton(text)
     parts: list[str] = []

@@ -81,6 +81,8 @@ def _replace_spans(text: str, pattern: re.Pattern[str], probe: str, placeholder:
 
 def strip_invisible(text: str) -> tuple[str, dict[str, int]]:
     """Remove invisible characters; returns the text and per-class counts."""
+    if text.isascii() or _ANY_INVISIBLE_RE.search(text) is None:  # every class is non-ASCII
+        return text, dict.fromkeys(_INVISIBLE_KEYS, 0)
     counts: dict[str, int] = {}
     for key, pattern in (
         ("zero_width", _ZERO_WIDTH_RE),
@@ -93,9 +95,42 @@ def strip_invisible(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
+def _may_hold_template(probe: str) -> bool:
+    """False only when no :data:`_TEMPLATE_RE` alternative can match ``probe``: each one starts at
+    ``<`` or ``[`` and holds ``|``, ``inst``, ``sys``, ``tool``, ``control_``, ``_of_``,
+    ``function`` or ``</s>`` (C-level ``in`` tests, no regex pass)."""
+    if "<" not in probe and "[" not in probe:
+        return False
+    return any(word in probe for word in _TEMPLATE_WORDS)
+
+
 def sanitize(text: str) -> tuple[str, dict[str, int]]:
     """Sanitised ``text`` and counts per :data:`COUNT_KEYS` (every key present, 0 if none)."""
     text, counts = strip_invisible(text)
+    probe = skeleton(text)
+    n_tokens = n_roles = 0
+    if _may_hold_template(probe):
+        text, n_tokens = _replace_spans(text, _TEMPLATE_RE, probe, TEMPLATE_PLACEHOLDER)
+        if n_tokens:
+            probe = skeleton(text)
+    if "human" in probe or "assistant" in probe:
+        text, n_roles = _replace_spans(text, _ROLE_RE, probe, ROLE_PLACEHOLDER)
+    counts["template_tokens"] = n_tokens
+    counts["role_markers"] = n_roles
+    return text, {key: counts.get(key, 0) for key in COUNT_KEYS}
+
+
+def sanitize_reference(text: str) -> tuple[str, dict[str, int]]:
+    """:func:`sanitize` without the shortcuts (whole-text passes); tests check the two agree."""
+    counts: dict[str, int] = {}
+    for key, pattern in (
+        ("zero_width", _ZERO_WIDTH_RE),
+        ("bidi_controls", _BIDI_RE),
+        ("unicode_tags", _TAGS_RE),
+        ("other_invisible", _OTHER_INVISIBLE_RE),
+    ):
+        text, n = pattern.subn("", text)
+        counts[key] = n
     probe = skeleton(text)
     text, n_tokens = _replace_spans(text, _TEMPLATE_RE, probe, TEMPLATE_PLACEHOLDER)
     if n_tokens:
@@ -106,6 +141,8 @@ def sanitize(text: str) -> tuple[str, dict[str, int]]:
     return text, {key: counts.get(key, 0) for key in COUNT_KEYS}
 
 
+_INVISIBLE_KEYS = ("zero_width", "bidi_controls", "unicode_tags", "other_invisible")
+_TEMPLATE_WORDS = ("|", "inst", "sys", "tool", "control_", "_of_", "function", "</s>")
 _ANY_INVISIBLE_RE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
