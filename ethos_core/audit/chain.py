@@ -50,7 +50,11 @@ class NotCanonical(TypeError):
 
 
 def _read_only_mapping(value: Any) -> dict[str, Any]:
-    """``default`` hook: a read-only mapping (a frozen event's ``data``) is encoded as its items."""
+    """``default`` hook: a read-only mapping (a frozen event's ``data``) is encoded as its items.
+
+    Its ``items()``, the same iteration :func:`~ethos_core.audit.scrub.collect_plain` walked to
+    collect the strings that were redacted (not ``copy()``, which a mapping may answer apart).
+    """
     if type(value) is MappingProxyType:
         items = dict(value.items())
         if len(items) == len(value):
