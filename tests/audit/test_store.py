@@ -383,3 +383,17 @@ def test_search_indexes_every_short_string_and_the_head_of_long_ones(store: Audi
         rw.execute("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
     finally:
         rw.close()
+
+
+def test_remembered_chain_head_is_re_read_after_another_process_wrote(
+    tmp_path: Path, make_store: Callable[..., AuditStore]
+) -> None:
+    a = make_store(tmp_path / "shared.db")
+    b = make_store(tmp_path / "shared.db")
+    for round_ in range(3):
+        for store in (a, b):  # each commit follows one by the other store: its head is stale
+            store.write(AuditEvent("audit.tool_call", turn=round_))
+            store.flush()
+    assert a.health()["ok"] and b.health()["ok"]
+    assert _rows(tmp_path / "shared.db", "SELECT COUNT(*), MAX(id) FROM events")[0] == (6, 6)
+    assert a.verify().ok
