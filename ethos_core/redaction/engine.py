@@ -39,11 +39,13 @@ import binascii
 import bisect
 import functools
 import html
+import importlib
 import re
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ethos_core.redaction.hyperscan_index import HyperscanIndex, hyperscan_module
 from ethos_core.redaction.known import Candidate, ascii_lower, matcher_for
 from ethos_core.redaction.patterns import (
     DB_SCHEMES,
@@ -157,7 +159,9 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     ``known_values`` maps a secret ref to its resolved value (``runtime.secret_values``): each
     value of 8+ characters is found in every form ``known.py`` lists, labelled ``secret:<ref>``.
     """
-    if not text or (len(text) <= _QUIET_MAX and text.isascii() and _quiet(text, known_values)):
+    if not text or (
+        ENGINE == "python" and len(text) <= _QUIET_MAX and text.isascii() and _quiet(text, known_values)
+    ):
         return []
     candidates = _candidates(text, known_values, decode=True)
     if not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -308,9 +312,16 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 
 
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
-    lowered = ascii_lower(text)
+    if ENGINE == "hyperscan":
+        cased_hits, lower_hits, flags = _hs_index().find(text)
+        if not (cased_hits or lower_hits or flags or known_values):
+            return []  # no anchor, no gate, no escape, no URL userinfo: nothing can match
+        lowered = ascii_lower(text) if lower_hits or known_values else text
+    else:
+        lowered = ascii_lower(text)
+        cased_hits, lower_hits = _find_anchors(text, lowered)
+        flags = _ALL_FLAGS
     out: list[Candidate] = []
-    cased_hits, lower_hits = _find_anchors(text, lowered)
     if cased_hits or lower_hits:
         triggered = set(_ALWAYS_CHECKED)
         for needle in cased_hits:
@@ -332,13 +343,14 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
         elif detector.lead is not None:
             if found:
                 _run_led(detector, detector.lead, text, found, out)
-        elif found or not detector.anchors or (single and _has_any(lowered if ignorecase else text, single)):
+        elif found or not detector.anchors or (single and _has_any(ascii_lower(text) if ignorecase else text, single)):
             if detector.gate is not None:
-                _run_gated(detector, detector.gate, text, out)
+                if flags & _GATE_FLAGS[index]:
+                    _run_gated(detector, detector.gate, text, out)
             else:
                 for m in detector.regex.finditer(text):
                     _emit(detector, m, text, out)
-    if "://" in text and "@" in text:  # URL credentials end with "@"
+    if flags & _URL_FLAG and "://" in text and "@" in text:  # URL credentials end with "@"
         _url_credentials(text, out)
     if known_values:
         matcher = matcher_for(known_values)
@@ -349,7 +361,8 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
             out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHOR_SET)))
         if lower_hits:
             out.extend(_hex_layer(lowered, known_values, _merged(lower_hits, _HEX_ANCHOR_SET)))
-        out.extend(_escape_layer(text, known_values))
+        if flags & _ESCAPE_FLAGS:
+            out.extend(_escape_layer(text, known_values))
     return out
 
 
@@ -411,10 +424,9 @@ _DETECTOR_PLAN = _detector_plan()
 # Every anchor in one automaton: the exact-case anchors of the case-sensitive detectors and the
 # base64 anchors (matched against the text), the lower-case anchors of the case-insensitive
 # detectors and the hex anchors (matched against the ASCII-lower-cased text).
-_ANCHORS = AnchorIndex(
-    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS),
-    [a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase for a in needles] + list(_HEX_ANCHORS),
-)
+_CASED_ANCHORS = tuple([a for d, ignorecase, needles, _ in _DETECTOR_PLAN if not ignorecase for a in needles] + list(_B64_ANCHORS))
+_LOWER_ANCHORS = tuple([a for d, ignorecase, needles, _ in _DETECTOR_PLAN if ignorecase for a in needles] + list(_HEX_ANCHORS))
+_ANCHORS = AnchorIndex(_CASED_ANCHORS, _LOWER_ANCHORS)
 _B64_ANCHOR_SET = frozenset(_B64_ANCHORS)
 _HEX_ANCHOR_SET = frozenset(_HEX_ANCHORS)
 
@@ -486,6 +498,62 @@ def _always_gates() -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 _ALWAYS_GATES = _always_gates()
+
+
+# --- the Hyperscan path ----------------------------------------------------------------------
+
+#: ``"hyperscan"`` (one Hyperscan scan per text finds anchors and flags) or ``"python"`` (the
+#: pyahocorasick automaton / pivot passes and :func:`_quiet`). Chosen at import: Hyperscan when
+#: ``import hyperscan`` works and ``ETHOS_REDACTION_ENGINE`` is not ``python``. Tests set it.
+ENGINE = "hyperscan" if hyperscan_module() is not None else "python"
+
+# Python's ``\s``, ``\d``, ``\w``, ``\b`` are Unicode-aware on ``str`` and Hyperscan's are ASCII;
+# inline flags could turn on IGNORECASE (Unicode case folding). A flag pattern with any of them
+# could miss a match Python finds, so they are refused at import.
+_UNSAFE_FLAG_SYNTAX = re.compile(r"\\[sSdDwWbBAZ]|\(\?[a-zA-Z]|[^\x00-\x7e]")
+_TRAILING_LOOKAHEAD = re.compile(r"\A(?P<head>[^()]*)\(\?=(?P<body>[^()]*)\)\Z")
+
+
+def _flag_pattern(regex: re.Pattern[str]) -> str:
+    """A Hyperscan pattern that matches somewhere whenever ``regex`` does (byte per character).
+
+    A trailing lookahead becomes plain (``x(?=y)`` occurs iff ``xy`` does); other lookarounds
+    are left to ``HS_FLAG_PREFILTER``, which relaxes them into a superset.
+    """
+    if regex.flags & re.IGNORECASE or _UNSAFE_FLAG_SYNTAX.search(regex.pattern):
+        raise ValueError(f"flag pattern {regex.pattern!r} needs Unicode semantics Hyperscan lacks")
+    m = _TRAILING_LOOKAHEAD.match(regex.pattern)
+    return m.group("head") + m.group("body") if m else regex.pattern
+
+
+def _flag_plan() -> tuple[list[str], dict[int, int], int, int]:
+    """Flag patterns and their bits: a gate per gated detector, the escapes, URL userinfo."""
+    patterns: list[str] = []
+    gate_flags: dict[int, int] = {}
+    for index, (detector, _, _, _) in enumerate(_DETECTOR_PLAN):
+        if detector.gate is not None:
+            gate_flags[index] = 1 << len(patterns)
+            patterns.append(_flag_pattern(detector.gate[0]))
+    escape_flags = 0
+    for _, regex in _ESCAPE_RES:
+        escape_flags |= 1 << len(patterns)
+        patterns.append(_flag_pattern(regex))
+    # URL_USERINFO: "://", then characters outside [\s/?#"'<>], then "@" and [A-Za-z0-9[]. Only
+    # ASCII whitespace is left out here (Python's \s holds more), so this is a superset.
+    url_flag = 1 << len(patterns)
+    patterns.append(r"://[^\t\n\x0b\x0c\r /?#\"'<>]+@[A-Za-z0-9\[]")
+    return patterns, gate_flags, escape_flags, url_flag
+
+
+_FLAG_PATTERNS, _GATE_FLAGS, _ESCAPE_FLAGS, _URL_FLAG = _flag_plan()
+_ALL_FLAGS = (1 << len(_FLAG_PATTERNS)) - 1  # the Python path: every flag set (nothing skipped)
+
+
+@functools.lru_cache(maxsize=1)
+def _hs_index() -> HyperscanIndex:
+    """The one Hyperscan database (compiled on first use, ~15 ms): every anchor and flag."""
+    hs = hyperscan_module() or importlib.import_module("hyperscan")
+    return HyperscanIndex(hs, _CASED_ANCHORS, _LOWER_ANCHORS, [(p, False) for p in _FLAG_PATTERNS])
 
 
 def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:

@@ -164,8 +164,13 @@ def _texts() -> list[str]:
     return [v for t in texts for v in _variants(t)]
 
 
-# The two ways anchors are found (pivot passes, automaton), each forced on every text.
-_ANCHOR_PATHS = {"passes": {"_PASSES_FROM": 0, "_PASS_BUDGET": 10**9}, "automaton": {"_PASS_BUDGET": -1}}
+# The three ways anchors are found (one Hyperscan scan; the Python engine's pivot passes or
+# automaton), each forced on every text.
+_ANCHOR_PATHS: dict[str, dict[str, object]] = {
+    "hyperscan": {"ENGINE": "hyperscan"},
+    "passes": {"ENGINE": "python", "_PASSES_FROM": 0, "_PASS_BUDGET": 10**9},
+    "automaton": {"ENGINE": "python", "_PASS_BUDGET": -1},
+}
 
 
 @pytest.mark.parametrize("path", sorted(_ANCHOR_PATHS))
