@@ -40,12 +40,13 @@ import bisect
 import functools
 import html
 import importlib
+import operator
 import re
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ethos_core.redaction.hyperscan_index import HyperscanIndex, hyperscan_module
+from ethos_core.redaction.hyperscan_index import HyperscanIndex, Scan, hyperscan_module
 from ethos_core.redaction.known import Candidate, ascii_lower, matcher_for
 from ethos_core.redaction.patterns import (
     DB_SCHEMES,
@@ -159,9 +160,16 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     ``known_values`` maps a secret ref to its resolved value (``runtime.secret_values``): each
     value of 8+ characters is found in every form ``known.py`` lists, labelled ``secret:<ref>``.
     """
-    if not text or (
-        ENGINE == "python" and len(text) <= _QUIET_MAX and text.isascii() and _quiet(text, known_values)
-    ):
+    if not text:
+        return []
+    if ENGINE == "hyperscan":
+        scan = _hs_index().find(text)
+        candidates = _candidates(text, known_values, True, scan)
+        flags = scan[3]
+        if flags & _INVISIBLE_FLAG and not text.isascii() and INVISIBLE_RE.search(text) is not None:
+            candidates.extend(_through_invisible(text, known_values))
+        return _resolve(text, candidates, markers=bool(flags & _MARKER_FLAG))
+    if len(text) <= _QUIET_MAX and text.isascii() and _quiet(text, known_values):
         return []
     candidates = _candidates(text, known_values, decode=True)
     if not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -311,16 +319,18 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 # --- detection -------------------------------------------------------------------------------
 
 
-def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Candidate]:
+def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: Scan | None = None) -> list[Candidate]:
+    """Every candidate span of ``text``; ``scan``: ``_hs_index().find(text)`` when already made."""
+    marks: dict[str, list[int]] | None
     if ENGINE == "hyperscan":
-        cased_hits, lower_hits, flags = _hs_index().find(text)
-        if not (cased_hits or lower_hits or flags or known_values):
+        cased_hits, lower_hits, marks, flags = scan if scan is not None else _hs_index().find(text)
+        if not (cased_hits or lower_hits or marks or flags & _CANDIDATE_FLAGS or known_values):
             return []  # no anchor, no gate, no escape, no URL userinfo: nothing can match
         lowered = ascii_lower(text) if lower_hits or known_values else text
     else:
         lowered = ascii_lower(text)
         cased_hits, lower_hits = _find_anchors(text, lowered)
-        flags = _ALL_FLAGS
+        marks, flags = None, _ALL_FLAGS
     out: list[Candidate] = []
     if cased_hits or lower_hits:
         triggered = set(_ALWAYS_CHECKED)
@@ -345,7 +355,11 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool) -> lis
                 _run_led(detector, detector.lead, text, found, out)
         elif found or not detector.anchors or (single and _has_any(ascii_lower(text) if ignorecase else text, single)):
             if detector.gate is not None:
-                if flags & _GATE_FLAGS[index]:
+                if marks is not None and index in _GATE_MARKS:
+                    starts = marks.get(_GATE_MARKS[index])
+                    if starts:
+                        _run_gated(detector, detector.gate, text, out, starts)
+                elif flags & _GATE_FLAGS.get(index, _ALL_FLAGS):
                     _run_gated(detector, detector.gate, text, out)
             else:
                 for m in detector.regex.finditer(text):
@@ -526,34 +540,89 @@ def _flag_pattern(regex: re.Pattern[str]) -> str:
     return m.group("head") + m.group("body") if m else regex.pattern
 
 
-def _flag_plan() -> tuple[list[str], dict[int, int], int, int]:
-    """Flag patterns and their bits: a gate per gated detector, the escapes, URL userinfo."""
-    patterns: list[str] = []
+_re_parser: Any = importlib.import_module("re._parser")
+
+
+def _fixed_width(pattern: str) -> int | None:
+    """The width of every match of ``pattern``, or ``None`` when it varies."""
+    lo, hi = _re_parser.parse(pattern).getwidth()
+    return int(lo) if lo == hi else None
+
+
+def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, str], dict[int, int], int, int, int, int]:
+    """What the Hyperscan database holds besides the plain anchors.
+
+    Position patterns: each detector's ``starts`` (reported under its anchor) and each fixed-width
+    gate (reported as a mark). Flags: gates of varying width, the escapes, URL userinfo, an
+    existing marker, an invisible character.
+    """
+    positions: list[tuple[str, int, str, int]] = []
+    flags: list[str] = []
+    gate_marks: dict[int, str] = {}
     gate_flags: dict[int, int] = {}
-    for index, (detector, _, _, _) in enumerate(_DETECTOR_PLAN):
+    owners: dict[str, int] = {}
+    for _detector, _, needles, _ in _DETECTOR_PLAN:
+        for needle in needles:
+            owners[needle] = owners.get(needle, 0) + 1
+    for index, (detector, ignorecase, needles, _) in enumerate(_DETECTOR_PLAN):
+        if detector.starts is not None:
+            width = _fixed_width(detector.starts)
+            if not detector.anchored or len(needles) != 1 or owners[needles[0]] != 1 or width is None:
+                raise ValueError(f"{detector.label}: starts needs a keyword detector with its own single anchor")
+            _flag_pattern(re.compile(detector.starts))
+            positions.append((detector.starts, width, needles[0], int(ignorecase)))
         if detector.gate is not None:
-            gate_flags[index] = 1 << len(patterns)
-            patterns.append(_flag_pattern(detector.gate[0]))
+            pattern = _flag_pattern(detector.gate[0])
+            width = _fixed_width(pattern)
+            if width is not None and _TRAILING_LOOKAHEAD.match(detector.gate[0].pattern):
+                gate_marks[index] = f"gate:{index}"
+                positions.append((pattern, width, gate_marks[index], 2))
+            else:
+                gate_flags[index] = 1 << len(flags)
+                flags.append(pattern)
     escape_flags = 0
     for _, regex in _ESCAPE_RES:
-        escape_flags |= 1 << len(patterns)
-        patterns.append(_flag_pattern(regex))
+        escape_flags |= 1 << len(flags)
+        flags.append(_flag_pattern(regex))
     # URL_USERINFO: "://", then characters outside [\s/?#"'<>], then "@" and [A-Za-z0-9[]. Only
     # ASCII whitespace is left out here (Python's \s holds more), so this is a superset.
-    url_flag = 1 << len(patterns)
-    patterns.append(r"://[^\t\n\x0b\x0c\r /?#\"'<>]+@[A-Za-z0-9\[]")
-    return patterns, gate_flags, escape_flags, url_flag
+    url_flag = 1 << len(flags)
+    flags.append(r"://[^\t\n\x0b\x0c\r /?#\"'<>]+@[A-Za-z0-9\[]")
+    marker_flag = 1 << len(flags)
+    flags.append(r"\[REDACTED:")
+    # INVISIBLE_RE: U+00AD (byte \xad) and characters above U+00FF (all scanned as \x7f).
+    invisible_flag = 1 << len(flags)
+    flags.append(r"[\x7f\xad]")
+    return positions, flags, gate_marks, gate_flags, escape_flags, url_flag, marker_flag, invisible_flag
 
 
-_FLAG_PATTERNS, _GATE_FLAGS, _ESCAPE_FLAGS, _URL_FLAG = _flag_plan()
+(
+    _POSITION_PATTERNS,
+    _FLAG_PATTERNS,
+    _GATE_MARKS,
+    _GATE_FLAGS,
+    _ESCAPE_FLAGS,
+    _URL_FLAG,
+    _MARKER_FLAG,
+    _INVISIBLE_FLAG,
+) = _hs_plan()
 _ALL_FLAGS = (1 << len(_FLAG_PATTERNS)) - 1  # the Python path: every flag set (nothing skipped)
+# Flags that can lead to a candidate (the marker and invisible flags cannot by themselves).
+_CANDIDATE_FLAGS = _ALL_FLAGS & ~(_MARKER_FLAG | _INVISIBLE_FLAG)
 
 
 @functools.lru_cache(maxsize=1)
 def _hs_index() -> HyperscanIndex:
     """The one Hyperscan database (compiled on first use, ~15 ms): every anchor and flag."""
     hs = hyperscan_module() or importlib.import_module("hyperscan")
-    return HyperscanIndex(hs, _CASED_ANCHORS, _LOWER_ANCHORS, [(p, False) for p in _FLAG_PATTERNS])
+    replaced = {key for _, _, key, kind in _POSITION_PATTERNS if kind != 2}
+    return HyperscanIndex(
+        hs,
+        [a for a in _CASED_ANCHORS if a not in replaced],
+        [a for a in _LOWER_ANCHORS if a not in replaced],
+        _POSITION_PATTERNS,
+        _FLAG_PATTERNS,
+    )
 
 
 def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:
@@ -581,19 +650,34 @@ def _run_led(detector: Detector, lead: int, text: str, found: list[list[int]], o
             _emit(detector, m, text, out)
 
 
-def _run_gated(detector: Detector, gate: tuple[re.Pattern[str], int, int], text: str, out: list[Candidate]) -> None:
-    """What ``finditer`` yields, found by ``match`` only at the starts a gate occurrence allows."""
+def _run_gated(
+    detector: Detector,
+    gate: tuple[re.Pattern[str], int, int],
+    text: str,
+    out: list[Candidate],
+    candidates: list[int] | None = None,
+) -> None:
+    """What ``finditer`` yields, found by ``match`` only at the starts a gate occurrence allows.
+
+    ``candidates``: ascending positions holding every gate occurrence (each is confirmed with
+    ``match``; the gate's characters after its first are in a lookahead, so its ``finditer``
+    reports exactly the positions where it matches); ``None``: the gate's own ``finditer``.
+    """
     regex, lo, hi = gate
+    if candidates is None:
+        occurrences: Iterable[int] = (g.start() for g in regex.finditer(text))
+    else:
+        occurrences = (q for q in candidates if regex.match(text, q) is not None)
     next_start = 0  # every start below this was tried, or lies inside an earlier match
-    for g in regex.finditer(text):
-        for start in range(max(next_start, g.start() - hi), g.start() - lo + 1):
+    for g_start in occurrences:
+        for start in range(max(next_start, g_start - hi), g_start - lo + 1):
             m = detector.regex.match(text, start)
             if m is not None:
                 next_start = m.end()
                 _emit(detector, m, text, out)
                 break
         else:
-            next_start = max(next_start, g.start() - lo + 1)
+            next_start = max(next_start, g_start - lo + 1)
 
 
 def _emit(detector: Detector, m: re.Match[str], text: str, out: list[Candidate]) -> bool:
@@ -821,18 +905,32 @@ def _unescape(token: str) -> str:
 # --- resolution ----------------------------------------------------------------------------
 
 
-def _resolve(text: str, candidates: list[Candidate]) -> list[RedactionSpan]:
-    n = len(text)
-    candidates = [(max(0, s), min(n, e), lab, pr) for s, e, lab, pr in candidates if min(n, e) > max(0, s)]
+def _resolve(text: str, candidates: list[Candidate], markers: bool = True) -> list[RedactionSpan]:
+    """Merge candidates into sorted, disjoint spans, cutting out this engine's own markers.
+
+    ``markers=False``: the caller knows ``text`` holds no ``[REDACTED:`` (the Hyperscan flag).
+    """
     if not candidates:
         return []
-    if "[REDACTED:" in text:
-        markers = [m.span() for m in MARKER_RE.finditer(text) if _is_engine_marker(m.group(1))]
-        if markers:
-            candidates = list(_subtract(candidates, markers))
+    n = len(text)
+    # Clamp to the text and drop empty candidates; checked column-wise first (C-level passes),
+    # since detectors emit in-range, non-empty spans and the per-item rebuild is the slow part.
+    starts = list(map(_START, candidates))
+    ends = list(map(_END, candidates))
+    if min(starts) < 0 or max(ends) > n or any(map(operator.le, ends, starts)):
+        candidates = [(max(0, s), min(n, e), lab, pr) for s, e, lab, pr in candidates if min(n, e) > max(0, s)]
+        if not candidates:
+            return []
+    if markers and "[REDACTED:" in text:
+        found = [m.span() for m in MARKER_RE.finditer(text) if _is_engine_marker(m.group(1))]
+        if found:
+            candidates = list(_subtract(candidates, found))
             if not candidates:
                 return []
-    candidates.sort(key=lambda c: (c[0], -c[1]))
+    # By start, then longest first, ties in emission order (it decides labels of equal priority):
+    # two stable C-level sorts instead of one keyed by a Python lambda.
+    candidates.sort(key=_END, reverse=True)
+    candidates.sort(key=_START)
     spans: list[RedactionSpan] = []
     cur_start, cur_end, cur_label, cur_prio = candidates[0]
     for start, end, label, prio in candidates[1:]:
@@ -846,6 +944,10 @@ def _resolve(text: str, candidates: list[Candidate]) -> list[RedactionSpan]:
         cur_start, cur_end, cur_label, cur_prio = start, end, label, prio
     spans.append(RedactionSpan(cur_start, cur_end, cur_label))
     return [s for s in spans if s.end > s.start]
+
+
+_START = operator.itemgetter(0)
+_END = operator.itemgetter(1)
 
 
 def _subtract(candidates: list[Candidate], markers: list[tuple[int, int]]) -> Iterator[Candidate]:

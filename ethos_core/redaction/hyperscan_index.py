@@ -9,10 +9,11 @@ set when it would not: flags only let the engine skip work, never decide a span)
 one pass of Hyperscan's automata over the text's bytes: linear in the input, ~1-2 ns per byte.
 
 Text is handed to Hyperscan one byte per character, so byte offsets are ``str`` offsets: pure
-ASCII text as is, anything else through an ``ascii`` encode that writes ``\\x7f`` for each
-non-ASCII character (no anchor holds ``\\x7f`` or a non-ASCII character, and a flag pattern
-must treat ``\\x7f`` at least as permissively as any non-ASCII character: the engine checks the
-patterns it gives here at import time, see ``engine._flag_patterns``). Case-insensitive
+ASCII text as is, anything else through a ``latin-1`` encode that writes ``\\x7f`` for each
+character above U+00FF (no anchor holds ``\\x7f`` or a non-ASCII character, and a flag pattern
+must treat bytes ``\\x7f``-``\\xff`` at least as permissively as any non-ASCII character: the
+engine refuses, at import, flag patterns with Unicode-dependent syntax, see
+``engine._flag_pattern``). Case-insensitive
 literals use Hyperscan's ``HS_FLAG_CASELESS``, which folds ASCII letters only, as ``ascii_lower``
 does.
 
@@ -59,10 +60,12 @@ codecs.register_error(_ERRORS, _one_byte_per_char)
 
 
 def to_scan_bytes(text: str) -> bytes:
-    """``text`` as bytes, one per character (non-ASCII characters become ``\\x7f``)."""
+    """``text`` as bytes, one per character: ASCII as is, U+0080-U+00FF as their Latin-1 byte
+    (decoded base64/hex is Latin-1), anything above as ``\\x7f``. No anchor or flag pattern
+    tells these non-ASCII bytes apart (no needle holds one; flag classes are ASCII)."""
     if text.isascii():
         return text.encode("ascii")
-    return text.encode("ascii", _ERRORS)
+    return text.encode("latin-1", _ERRORS)
 
 
 def _literal(needle: str) -> bytes:
@@ -70,14 +73,23 @@ def _literal(needle: str) -> bytes:
 
 
 class HyperscanIndex:
-    """Cased literals, lower-case literals (matched caselessly) and flag regexes in one database.
+    """Literals, fixed-width position patterns and flag regexes in one Hyperscan database.
 
-    ``flags``: ``(regex, caseless)`` pairs in Hyperscan's syntax; bit ``k`` of the result is
-    set when flag ``k`` matched (compiled ``HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER``: a superset
-    of the regex's matches, reported once).
+    ``cased`` literals are matched exactly, ``lower`` ones (lower-case) caselessly. ``positions``:
+    ``(regex, width, key, kind)`` with ``regex`` of fixed ``width`` (so each reported end is one
+    start): every start is reported under ``key`` in the cased (``kind`` 0), lower (1) or marks
+    (2) result. ``flags``: regexes; bit ``k`` of the result is set when flag ``k`` may match
+    (compiled ``HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER``: a superset, reported once).
     """
 
-    def __init__(self, hs: Any, cased: Iterable[str], lower: Iterable[str], flags: Sequence[tuple[str, bool]]) -> None:
+    def __init__(
+        self,
+        hs: Any,
+        cased: Iterable[str],
+        lower: Iterable[str],
+        positions: Sequence[tuple[str, int, str, int]],
+        flags: Sequence[str],
+    ) -> None:
         cased_list = sorted(set(cased))
         lower_list = sorted(set(lower))
         for needle in cased_list + lower_list:
@@ -88,30 +100,30 @@ class HyperscanIndex:
                 raise ValueError(f"bad needle {needle!r}")
         expressions: list[bytes] = []
         hs_flags: list[int] = []
-        # id -> (needle, length, is_cased); ids past the literals are flags.
-        literals: list[tuple[str, int, bool]] = []
+        # id -> (key, width, kind); ids past these are flags.
+        entries: list[tuple[str, int, int]] = []
         for needle in cased_list:
             expressions.append(_literal(needle))
             hs_flags.append(0)
-            literals.append((needle, len(needle), True))
+            entries.append((needle, len(needle), 0))
         for needle in lower_list:
             expressions.append(_literal(needle))
             hs_flags.append(hs.HS_FLAG_CASELESS)
-            literals.append((needle, len(needle), False))
-        for regex, caseless in flags:
+            entries.append((needle, len(needle), 1))
+        for regex, width, key, kind in positions:
             expressions.append(regex.encode("ascii"))
-            hs_flags.append(
-                hs.HS_FLAG_SINGLEMATCH
-                | hs.HS_FLAG_PREFILTER
-                | hs.HS_FLAG_ALLOWEMPTY  # a flag that could match empty is simply always set
-                | (hs.HS_FLAG_CASELESS if caseless else 0)
-            )
+            hs_flags.append(0)
+            entries.append((key, width, kind))
+        for regex in flags:
+            expressions.append(regex.encode("ascii"))
+            # a flag that could match empty is simply always set (HS_FLAG_ALLOWEMPTY)
+            hs_flags.append(hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_PREFILTER | hs.HS_FLAG_ALLOWEMPTY)
         db = hs.Database(mode=hs.HS_MODE_BLOCK)
         db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=hs_flags)
         self._hs = hs
         self._db = db
-        self._literals = tuple(literals)
-        self._n_literals = len(literals)
+        self._entries = tuple(entries)
+        self._n_entries = len(entries)
         self._local = threading.local()
 
     def _scratch(self) -> Any:
@@ -120,8 +132,8 @@ class HyperscanIndex:
             scratch = self._local.scratch = self._hs.Scratch(self._db)
         return scratch
 
-    def find(self, text: str) -> tuple[dict[str, list[int]], dict[str, list[int]], int]:
-        """``({cased needle: starts}, {lower needle: starts}, flag bits)``, positions ascending."""
+    def find(self, text: str) -> Scan:
+        """``(cased hits, lower hits, marks, flag bits)``: ``{key: ascending starts}`` and an int."""
         raw: list[tuple[int, int]] = []
         append = raw.append
 
@@ -129,21 +141,28 @@ class HyperscanIndex:
             append((ident, to))
 
         self._db.scan(to_scan_bytes(text), match_event_handler=on_match, scratch=self._scratch())
-        cased: dict[str, list[int]] = {}
-        lower: dict[str, list[int]] = {}
-        bits = 0
         if not raw:
-            return cased, lower, bits
-        literals = self._literals
-        n_literals = self._n_literals
+            return {}, {}, {}, 0
+        results: tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]] = ({}, {}, {})
+        bits = 0
+        entries = self._entries
+        n_entries = self._n_entries
         for ident, to in raw:
-            if ident < n_literals:
-                needle, length, is_cased = literals[ident]
-                (cased if is_cased else lower).setdefault(needle, []).append(to - length)
+            if ident < n_entries:
+                key, width, kind = entries[ident]
+                hits = results[kind]
+                if key in hits:
+                    hits[key].append(to - width)
+                else:
+                    hits[key] = [to - width]
             else:
-                bits |= 1 << (ident - n_literals)
-        # Hyperscan reports in end order; equal lengths make that start order, but be exact.
-        for hits in (cased, lower):
+                bits |= 1 << (ident - n_entries)
+        # Hyperscan reports in end order; a fixed width makes that start order, but be exact.
+        for hits in results:
             for positions in hits.values():
                 positions.sort()
-        return cased, lower, bits
+        return results[0], results[1], results[2], bits
+
+
+#: What one scan found: cased hits, lower hits, marks (``{key: ascending starts}``), flag bits.
+Scan = tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]], int]

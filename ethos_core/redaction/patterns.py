@@ -74,6 +74,13 @@ class Detector:
     # ``lo`` to ``hi`` characters after its own start; the detector's regex is tried only at those
     # starts, in order, as ``finditer`` would find them.
     gate: tuple[re.Pattern[str], int, int] | None = None
+    # Keyword-first detectors, Hyperscan engine only: a fixed-width regex (ASCII, valid for both
+    # ``re`` and Hyperscan) that occurs wherever a match starts, in the text as Hyperscan sees it
+    # (one byte per character, every non-ASCII character a byte in \x7f-\xff: a class Python's
+    # IGNORECASE could match with a non-ASCII character must hold \x7f-\xff). Replaces the
+    # detector's single anchor in the Hyperscan database, so anchor occurrences where no match
+    # can start (the "--" of "-----BEGIN") are neither reported nor tried.
+    starts: str | None = None
 
     @property
     def ignorecase(self) -> bool:
@@ -382,6 +389,8 @@ DETECTORS: tuple[Detector, ...] = (
         group="v",
         ignorecase=True,
         priority=1,
+        # a letter or digit follows "--" (ASCII, or a non-ASCII one IGNORECASE folds onto it)
+        starts=r"--[A-Za-z0-9\x7f-\xff]",
     ),
     _d(
         "secret_assignment",

@@ -69,7 +69,8 @@ def _reference_known(matcher: KnownValueMatcher, lowered: str) -> list[Any]:
     return out
 
 
-def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bool) -> list[Any]:
+def _reference_candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: object = None) -> list[Any]:
+    """Every detector over the whole text; ``scan`` (the engine's Hyperscan result) is ignored."""
     lowered = ascii_lower(text)
     out: list[Any] = []
     for detector in DETECTORS:
