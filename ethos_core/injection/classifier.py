@@ -36,9 +36,11 @@ import binascii
 import html
 import importlib
 import itertools
+import os
 import re
 import string
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -370,7 +372,7 @@ def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: 
         found[signal] = Tier1Match(signal, m.group(0)[:EXCERPT], where)
 
 
-def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+def _scan_phrases_python(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
     """Record, for each signal not yet in ``found``, its accepted match that starts first (ties:
     the rule listed first) — what searching every rule over all of ``folded`` gives
     (:func:`_scan_phrases_reference`).
@@ -435,6 +437,163 @@ def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None
                 break
             pos = start + 1
     _record(best, where, found)
+
+
+# --- the hyperscan engine ---------------------------------------------------------------------
+# One hyperscan database holds, for every rule, its byte-level prefilter reversed
+# (:func:`rules.prefilter_source`): scanning the reversed UTF-8 text reports every offset where
+# a rule match can start (hyperscan reports every end of every match, and a reversed end is a
+# start), plus some where none does. Each such (start, rule) is then confirmed in text order
+# with the rule's own regex and the same word/mention checks, so the first accepted start per
+# signal is the one :func:`_scan_phrases_python` finds; text with no prefilter hit costs one
+# scan. The database compiles in a background thread started at import (the compiler releases
+# the GIL); the first scan waits for it. Without the ``hyperscan`` package, or with
+# ``ETHOS_TIER1_ENGINE=python``, the pure-Python path runs instead.
+try:
+    _hyperscan: Any = importlib.import_module("hyperscan")
+except ImportError:  # pragma: no cover - platforms without the manylinux wheel
+    _hyperscan = None
+
+ENGINES = ("hyperscan", "python")
+# The phrase engine :func:`classify` uses; tests switch it to compare the two.
+
+
+def default_engine(setting: str | None) -> str:
+    """The engine for the ``ETHOS_TIER1_ENGINE`` value ``setting`` ("python" forces the
+    pure-Python path; hyperscan is used whenever it is importable otherwise)."""
+    if setting not in (None, "", *ENGINES):
+        raise ValueError(f"ETHOS_TIER1_ENGINE must be one of {ENGINES}, not {setting!r}")
+    return "python" if _hyperscan is None or setting == "python" else "hyperscan"
+
+
+ENGINE = default_engine(os.environ.get("ETHOS_TIER1_ENGINE"))
+
+
+class _PrefilterDatabase:
+    """The compiled prefilter database, built once per process in a background thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._db: Any = None
+        self._error: BaseException | None = None
+        self._local = threading.local()
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the database could not be compiled (None if it compiled or has not run)."""
+        return self._error
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and _hyperscan is not None:
+                self._thread = threading.Thread(target=self._compile, name="ethos-tier1-hyperscan", daemon=True)
+                self._thread.start()
+
+    def _compile(self) -> None:
+        try:
+            expressions = [rules.prefilter_source(source, reverse=True) for _, source in rules.rule_sources()]
+            db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
+            self._db = db
+        except Exception as exc:  # noqa: BLE001 - the Python path gives the same verdicts
+            self._error = exc
+
+    def get(self) -> tuple[Any, Any] | None:
+        """The database (compiling it if needed) and this thread's scratch space; None when it
+        cannot be built (the caller then takes the pure-Python path: same verdicts)."""
+        self.start()
+        if self._thread is None:
+            return None
+        self._thread.join()
+        if self._db is None:
+            return None
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _hyperscan.Scratch(self._db)
+        return self._db, scratch
+
+
+_PREFILTER_DB = _PrefilterDatabase()
+if ENGINE == "hyperscan":
+    _PREFILTER_DB.start()
+
+
+def _char_offsets(raw: bytes, byte_offsets: list[int]) -> list[int]:
+    """Character offsets of sorted byte offsets into UTF-8 ``raw`` (an offset inside a
+    character counts as that character's start)."""
+    out: list[int] = []
+    last_byte = last_char = 0
+    for offset in byte_offsets:
+        while 0 < offset < len(raw) and 0x80 <= raw[offset] < 0xC0:
+            offset -= 1
+        if offset != last_byte:
+            last_char += len(raw[last_byte:offset].decode("utf-8", "surrogatepass"))
+            last_byte = offset
+        out.append(last_char)
+    return out
+
+
+def _hyperscan_candidates(folded: str) -> list[tuple[int, int]]:
+    """Sorted (character offset, rule order) pairs holding every place a rule matches."""
+    compiled = _PREFILTER_DB.get()
+    if compiled is None:
+        raise RuntimeError("tier-1 hyperscan database is unavailable") from _PREFILTER_DB.error
+    db, scratch = compiled
+    raw = folded.encode("utf-8", "surrogatepass")
+    size = len(raw)
+    hits: list[tuple[int, int]] = []
+    append = hits.append
+
+    def on_match(order: int, _from: int, to: int, _flags: int, _context: object) -> None:
+        append((size - to, order))
+
+    db.scan(raw[::-1], match_event_handler=on_match, scratch=scratch)
+    hits.sort()
+    if hits and size != len(folded):
+        chars = _char_offsets(raw, [start for start, _ in hits])
+        hits = sorted({(char, order) for char, (_, order) in zip(chars, hits, strict=True)})
+    return hits
+
+
+def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+    """:func:`_scan_phrases_python` with the candidate (start, rule) pairs from one hyperscan
+    scan of the reversed text (see the note above)."""
+    hits = _hyperscan_candidates(folded)
+    if not hits:
+        return
+    best: dict[str, tuple[int, int, re.Match[str]]] = {}
+    mention: dict[int, bool] = {}
+    for start, order in hits:
+        rule = _COMPILED[order]
+        signal = rule.signal
+        if signal in best or signal in found:  # hits come in (start, rule order) order
+            continue
+        if start:
+            first = folded[start]
+            if first.isascii() and first.isalnum():
+                prev = folded[start - 1]
+                if prev.isalnum() or prev == "_":
+                    continue
+        m = rule.pattern.match(folded, start)
+        if m is None:
+            continue
+        if signal in rules.MENTION_SENSITIVE:
+            quoted = mention.get(start)
+            if quoted is None:
+                quoted = mention[start] = _is_mention(folded, start)
+            if quoted:
+                continue
+        best[signal] = (start, order, m)
+    _record(best, where, found)
+
+
+def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+    """The phrase scan of the selected :data:`ENGINE`."""
+    if ENGINE == "hyperscan" and _PREFILTER_DB.get() is not None:
+        _scan_phrases_hyperscan(folded, where, found)
+    else:
+        _scan_phrases_python(folded, where, found)
 
 
 _REFERENCE_PATTERNS: list[re.Pattern[str]] = []  # the rule sources as written, compiled on first use

@@ -450,3 +450,126 @@ def _top_level_alternatives(source: str) -> list[str]:
 
 
 LANGUAGES = ("en", *_LANG)
+
+
+# --- byte-level prefilters (the hyperscan engine) -------------------------------------------
+# A rule's prefilter is a regex over the UTF-8 bytes of the folded text that matches wherever
+# the rule matches (it may match more; the classifier confirms every hit with the rule itself).
+# Written from the syntax tree, reversed on request: scanning the reversed text with the
+# reversed prefilter reports, as match ends, every offset where a rule match can *start*.
+# Category escapes (\w, \W, \s, \S, \d, \D) are exact on ASCII; a class that can hold any
+# non-ASCII character admits any non-ASCII character (1-4 bytes >= 0x80), so no difference
+# between Python's Unicode tables and another engine's can lose a match. \b and lookarounds
+# are dropped (a weaker condition), laziness and possessiveness are ignored (the same or more
+# strings match), and ``{m,n}`` keeps its counts (each repeated part maps to its byte form).
+_ANY_HIGH = r"[\x80-\xff]{1,4}"
+_LONG_REPEAT = 64  # longer bounded repeats are made unbounded (cheaper to compile)
+
+
+def _byte_escape(data: bytes) -> str:
+    return "".join(f"\\x{b:02x}" for b in data)
+
+
+def _class_bytes(items: list[tuple[Any, Any]]) -> tuple[set[int], list[str], bool]:
+    """(ASCII members, non-ASCII literal members, admits any non-ASCII) of a ``[...]`` class."""
+    negate = bool(items) and items[0][0] is _C.NEGATE
+    if negate:
+        items = items[1:]
+    probe = re.compile(f"[{_class_source(items)}]")
+    ascii_members = {b for b in range(128) if probe.match(chr(b))}
+    high: list[str] = []
+    any_high = False
+    for op, av in items:
+        if op is _C.CATEGORY:
+            any_high = True
+        elif op is _C.LITERAL and av >= 0x80:
+            high.append(chr(av))
+        elif op is _C.RANGE and av[1] >= 0x80:
+            any_high = True
+    if negate:
+        ascii_members = set(range(128)) - ascii_members
+        any_high = True  # a negated class admits some non-ASCII character
+    return ascii_members, high, any_high
+
+
+def _class_source(items: list[tuple[Any, Any]]) -> str:
+    parts = []
+    for op, av in items:
+        if op is _C.LITERAL:
+            parts.append(re.escape(chr(av)))
+        elif op is _C.RANGE:
+            parts.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is _C.CATEGORY:
+            parts.append(_CATEGORY_SOURCE[av])
+        else:
+            raise ValueError(f"class item {op} not supported by the prefilter")
+    return "".join(parts)
+
+
+_CATEGORY_SOURCE = {
+    _C.CATEGORY_WORD: r"\w", _C.CATEGORY_NOT_WORD: r"\W", _C.CATEGORY_SPACE: r"\s",
+    _C.CATEGORY_NOT_SPACE: r"\S", _C.CATEGORY_DIGIT: r"\d", _C.CATEGORY_NOT_DIGIT: r"\D",
+}
+
+
+def _char_set(ascii_members: set[int], high: list[str], any_high: bool, reverse: bool) -> str:
+    options = []
+    if ascii_members:
+        options.append("[" + "".join(f"\\x{b:02x}" for b in sorted(ascii_members)) + "]")
+    if any_high:
+        options.append(_ANY_HIGH)
+    else:
+        for ch in high:
+            data = ch.encode("utf-8")
+            options.append(_byte_escape(data[::-1] if reverse else data))
+    if not options:
+        return "[^\\x00-\\xff]"  # matches nothing (never produced by the rule table)
+    return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+
+def _prefilter_seq(items: list[tuple[Any, Any]], reverse: bool) -> str:
+    parts = [_prefilter_node(op, av, reverse) for op, av in items]
+    return "".join(reversed(parts) if reverse else parts)
+
+
+def _prefilter_node(op: Any, av: Any, reverse: bool) -> str:
+    if op is _C.LITERAL:
+        data = chr(av).encode("utf-8", "surrogatepass")
+        return "(?:" + _byte_escape(data[::-1] if reverse else data) + ")" if len(data) > 1 else _byte_escape(data)
+    if op is _C.IN:
+        return _char_set(*_class_bytes(list(av)), reverse)
+    if op is _C.ANY:
+        return _char_set(set(range(128)) - {10}, [], True, reverse)
+    if op is _C.SUBPATTERN:
+        return "(?:" + _prefilter_seq(list(av[3]), reverse) + ")"
+    if op is _C.ATOMIC_GROUP:
+        return "(?:" + _prefilter_seq(list(av), reverse) + ")"
+    if op is _C.BRANCH:
+        return "(?:" + "|".join(_prefilter_seq(list(branch), reverse) for branch in av[1]) + ")"
+    if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+        low, high, body = av
+        body = list(body)
+        if len(body) == 1 and body[0][0] is _C.IN:
+            # One class repeated: its byte form is one byte class (a character is 1-4 of its
+            # bytes), so m to n characters are m to 4n bytes; long bounds become unbounded.
+            ascii_members, chars, any_high = _class_bytes(list(body[0][1]))
+            if any_high or chars:
+                high = _C.MAXREPEAT if high is _C.MAXREPEAT or high * 4 > _LONG_REPEAT else high * 4
+                members = "".join(f"\\x{b:02x}" for b in sorted(ascii_members))
+                bound = "" if high is _C.MAXREPEAT else str(high)
+                return f"[{members}\\x80-\\xff]" + "{" + f"{low},{bound}" + "}"
+        if high is not _C.MAXREPEAT and high > _LONG_REPEAT:
+            high = _C.MAXREPEAT
+        bound = "" if high is _C.MAXREPEAT else str(high)
+        return "(?:" + _prefilter_seq(body, reverse) + "){" + f"{low},{bound}" + "}"
+    if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
+        if op is _C.AT and av is not _C.AT_BOUNDARY and av is not _C.AT_NON_BOUNDARY:
+            raise ValueError(f"anchor {av} not supported by the prefilter")
+        return ""
+    raise ValueError(f"regex node {op} not supported by the prefilter")
+
+
+def prefilter_source(source: str, *, reverse: bool = False) -> bytes:
+    """A byte-level regex (for hyperscan, no UTF-8 mode) matching the UTF-8 form of every match
+    of the folded rule ``source`` (see the note above); ``reverse``: the reversed strings."""
+    return _prefilter_seq(list(_parser.parse(source)), reverse).encode("ascii")

@@ -4,20 +4,30 @@ Every shortcut (per-stretch folding, anchor automaton, gate patterns, searched l
 rules) must give exactly what :func:`classify_reference` gives: same signals, same excerpts,
 same counts — on the whole corpus and on adversarial variants built to sit on the edges of the
 shortcuts (anchors inside words, quoted payloads, look-alike letters, marks and invisible
-characters next to ASCII, whitespace runs, encodings, long pages).
+characters next to ASCII, whitespace runs, encodings, long pages). Both phrase engines (the
+hyperscan prefilter database and the pure-Python anchor automata) are checked.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+import re
 import urllib.parse
 
 import pytest
 from injection_helpers import load_corpus
 
-from ethos_core.injection import normalize
+from ethos_core.injection import classifier, normalize, rules
 from ethos_core.injection.classifier import classify, classify_reference
+
+ENGINES = [e for e in classifier.ENGINES if e == "python" or classifier._hyperscan is not None]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(classifier, "ENGINE", request.param)
+    return str(request.param)
 
 _ROWS = load_corpus()
 _ATTACKS = [r["text"] for r in _ROWS if r["label"] == "injection"]
@@ -138,13 +148,68 @@ def _adversarial_texts() -> list[str]:
 
 
 @pytest.mark.parametrize("text", [r["text"] for r in _ROWS])
-def test_corpus_fast_equals_reference(text: str) -> None:
+def test_corpus_fast_equals_reference(text: str, engine: str) -> None:
     assert classify(text) == classify_reference(text)
 
 
-def test_adversarial_fast_equals_reference() -> None:
+def test_adversarial_fast_equals_reference(engine: str) -> None:
     mismatches = [t for t in _adversarial_texts() if classify(t) != classify_reference(t)]
     assert mismatches == []
+
+
+def _match_starts(folded: str) -> set[tuple[int, int]]:
+    """(start, rule order) of every place a rule, compiled as written, matches."""
+    starts = set()
+    for order, (_, source) in enumerate(rules.rule_sources()):
+        pattern = re.compile(source)
+        pos = 0
+        while (m := pattern.search(folded, pos)) is not None:
+            starts.add((m.start(), order))
+            pos = m.start() + 1
+    return starts
+
+
+@pytest.mark.skipif("hyperscan" not in ENGINES, reason="hyperscan not installed")
+def test_hyperscan_candidates_hold_every_match_start() -> None:
+    """The prefilter scan reports every (start, rule) where a rule matches, whatever the text
+    holds (look-alikes, marks, CJK, invisible characters, lone surrogates)."""
+    rng = random.Random(11)
+    texts = [r["text"] for r in _ROWS] + _adversarial_texts()[:400]
+    texts += ["".join(rng.choice(_ODD_CHARS + ["ignore all previous instructions ", "你现在是", "忽略", "指令", "é"]) for _ in range(30)) for _ in range(100)]
+    for text in texts:
+        folded = "\n" + normalize.fold(text)
+        missing = _match_starts(folded) - set(classifier._hyperscan_candidates(folded))
+        assert not missing, (text[:200], missing)
+
+
+def test_engine_setting() -> None:
+    assert classifier.default_engine("python") == "python"
+    expected = "hyperscan" if "hyperscan" in ENGINES else "python"
+    assert classifier.default_engine(None) == expected
+    assert classifier.default_engine("hyperscan") == expected
+    with pytest.raises(ValueError):
+        classifier.default_engine("re2")
+
+
+@pytest.mark.skipif("hyperscan" not in ENGINES, reason="hyperscan not installed")
+def test_prefilters_are_byte_supersets_of_the_rules() -> None:
+    """Each rule's forward prefilter, compiled by hyperscan, matches the UTF-8 form of the
+    rule's matches on the corpus (the reversed form is checked by the candidate test)."""
+    import hyperscan
+
+    sources = rules.rule_sources()
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    expressions = [rules.prefilter_source(source) for _, source in sources]
+    db.compile(expressions=expressions, ids=list(range(len(sources))), elements=len(sources), flags=0)
+    for row in _ROWS:
+        folded = "\n" + normalize.fold(row["text"])
+        for order, (_, source) in enumerate(sources):
+            m = re.compile(source).search(folded)
+            if m is None:
+                continue
+            hit: list[int] = []
+            db.scan(m.group(0).encode("utf-8", "surrogatepass"), match_event_handler=lambda i, *_, hit=hit: hit.append(i))
+            assert order in hit, (source, m.group(0))
 
 
 def test_fold_fast_equals_reference() -> None:
