@@ -676,12 +676,10 @@ class Session:
             return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.unknown_tool", f"no tool named {call.name!r}"), call)
         # Capabilities come from the registered spec, never from the model.
         call = attrs.evolve(call, capabilities=tool.spec.capabilities)
-        store = self.engine.runtime.service("audit")
-        if store is not None and hasattr(store, "health"):
-            h = store.health()
-            if isinstance(h, Mapping) and h.get("ok") is False:
-                return Decision.deny(Stage.AUDIT, "audit.unwritable",
-                                     f"the audit store cannot be written ({h.get('error', 'unknown error')}); actions are refused until it can")
+        refused = self._audit_refusal()
+        if refused is not None:
+            return Decision.deny(Stage.AUDIT, "audit.unwritable",
+                                 f"the audit store cannot be written ({refused}); actions are refused until it can")
         allowed = self.pipeline.filter_toolset(self.engine.tools.names(), ctx)
         if call.name not in allowed:
             return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.not_allowed",
@@ -732,6 +730,21 @@ class Session:
                 self._audit_decision("audit.approval", d, call, extra={"cleared_by": verdict.rule})
             return verdict
         return self._resolve_approval(request, verdict, call)
+
+    def _audit_refusal(self) -> str | None:
+        """Why the audit store would refuse a write now (then no tool may run), else None."""
+        store = self.engine.runtime.service("audit")
+        if store is None:
+            return None
+        refusal = getattr(store, "refusal", None)
+        if callable(refusal):
+            reason = refusal()
+            return None if reason is None else str(reason)
+        if hasattr(store, "health"):
+            h = store.health()
+            if isinstance(h, Mapping) and h.get("ok") is False:
+                return str(h.get("error", "unknown error"))
+        return None
 
     def _judge_path_arg(self, access: PathAccess, ctx: Context) -> Decision:
         decision = self.pipeline.fs_boundary(access, ctx)

@@ -726,6 +726,20 @@ class AuditStore:
 
     # --- reporting ---------------------------------------------------------------------------
 
+    def refusal(self) -> str | None:
+        """Why writes would be refused right now (failed, closed, writer gone), else None.
+
+        The cheap check the engine makes before every tool call; :meth:`health` has the details.
+        """
+        error = self._error
+        if error is not None:
+            return error
+        if self._closed:
+            return "audit store is closed"
+        if not self._writer.is_alive():
+            return "audit writer stopped"
+        return None
+
     def health(self) -> dict[str, Any]:
         """State for ``ethos health``: ``ok`` is False whenever writes would be refused."""
         with self._state:
