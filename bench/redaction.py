@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ethos_core.redaction import find_spans, redact_text
+from ethos_core.redaction import engine, find_spans, redact_text
 from ethos_core.redaction.engine import _JOIN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +149,13 @@ def run() -> list[dict[str, Any]]:
     known = {f"ref{i}": f"K{i:02d}-{'x7Q' * 6}{i}" for i in range(20)}
     rows: list[dict[str, Any]] = []
 
+    # The first call builds the matching engine's tables (the Hyperscan database is compiled on
+    # first use): reported on its own row, so the throughput rows measure steady state.
+    start = time.perf_counter()
+    find_spans("warm-up: password=hunter22 sk-ant-")
+    first_ms = (time.perf_counter() - start) * 1e3
+    rows.append(_row("redaction.ethos.first_call", f"one short text, engine={engine.ENGINE}", first_ms, "ms", note="one-time database compile"))
+
     start = time.perf_counter()
     spans = find_spans(corpus)
     elapsed = time.perf_counter() - start
@@ -198,7 +205,7 @@ def run() -> list[dict[str, Any]]:
         ds_mbs = len(part) / (time.perf_counter() - start) / 1e6
         ds_lat = _chunk_latencies(_ds_scan, part, n=50)
         rows.append(_row("redaction.detect-secrets", "mixed 1 MB slice, 1 secret/KB", ds_mbs, "MB/s", _pct(ds_lat, 0.5), _pct(ds_lat, 0.99), note="default plugins, scan_line"))
-        rows[0]["ratio"] = ethos_mbs / ds_mbs if ds_mbs else None
+        next(r for r in rows if r["name"] == "redaction.ethos")["ratio"] = ethos_mbs / ds_mbs if ds_mbs else None
         ds_recall, ds_precision, ds_per_label = _ds_quality(labelled)
     supported = [label for label, (h, _t) in ds_per_label.items() if h > 0]
     worse = [label for label in supported if per_label[label][0] < ds_per_label[label][0]]
