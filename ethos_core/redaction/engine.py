@@ -369,7 +369,10 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: 
             else:
                 for m in detector.regex.finditer(text):
                     _emit(detector, m, text, out)
-    if flags & _URL_FLAG and "://" in text and "@" in text:  # URL credentials end with "@"
+    if marks is not None:
+        if _URL_MARK in marks:
+            _url_credentials(text, out, marks[_URL_MARK])
+    elif "://" in text and "@" in text:  # URL credentials end with "@"
         _url_credentials(text, out)
     if known_values:
         matcher = matcher_for(known_values)
@@ -546,6 +549,7 @@ def _flag_pattern(regex: re.Pattern[str]) -> str:
 
 
 _re_parser: Any = importlib.import_module("re._parser")
+_URL_MARK = "url"
 
 
 def _fixed_width(pattern: str) -> int | None:
@@ -554,11 +558,11 @@ def _fixed_width(pattern: str) -> int | None:
     return int(lo) if lo == hi else None
 
 
-def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, str], dict[int, int], int, int, int, int]:
+def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, str], dict[int, int], int, int, int]:
     """What the Hyperscan database holds besides the plain anchors.
 
-    Position patterns: each detector's ``starts`` (reported under its anchor) and each fixed-width
-    gate (reported as a mark). Flags: gates of varying width, the escapes, URL userinfo, an
+    Position patterns: each detector's ``starts`` (reported under its anchor), each fixed-width
+    gate and URL userinfo (reported as marks). Flags: gates of varying width, the escapes, an
     existing marker, an invisible character.
     """
     positions: list[tuple[str, int, str, int]] = []
@@ -590,15 +594,15 @@ def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, st
         escape_flags |= 1 << len(flags)
         flags.append(_flag_pattern(regex))
     # URL_USERINFO: "://", then characters outside [\s/?#"'<>], then "@" and [A-Za-z0-9[]. Only
-    # ASCII whitespace is left out here (Python's \s holds more), so this is a superset.
-    url_flag = 1 << len(flags)
-    flags.append(r"://[^\t\n\x0b\x0c\r /?#\"'<>]+@[A-Za-z0-9\[]")
+    # ASCII whitespace is left out here (Python's \s holds more), so this is a superset. No "/"
+    # after "://": each end has one possible start, so the leftmost start is every start.
+    positions.append((r"://[^\t\n\x0b\x0c\r /?#\"'<>]+@[A-Za-z0-9\[]", 0, _URL_MARK, 2))
     marker_flag = 1 << len(flags)
     flags.append(r"\[REDACTED:")
     # INVISIBLE_RE: U+00AD (byte \xad) and characters above U+00FF (all scanned as \x7f).
     invisible_flag = 1 << len(flags)
     flags.append(r"[\x7f\xad]")
-    return positions, flags, gate_marks, gate_flags, escape_flags, url_flag, marker_flag, invisible_flag
+    return positions, flags, gate_marks, gate_flags, escape_flags, marker_flag, invisible_flag
 
 
 (
@@ -607,7 +611,6 @@ def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, st
     _GATE_MARKS,
     _GATE_FLAGS,
     _ESCAPE_FLAGS,
-    _URL_FLAG,
     _MARKER_FLAG,
     _INVISIBLE_FLAG,
 ) = _hs_plan()
@@ -705,21 +708,33 @@ def _emit(detector: Detector, m: re.Match[str], text: str, out: list[Candidate])
     return True
 
 
-def _url_credentials(text: str, out: list[Candidate]) -> None:
+def _url_credentials(text: str, out: list[Candidate], starts: list[int] | None = None) -> None:
+    """Passwords of ``scheme://user:password@host`` at each ``://`` (``starts``: ascending
+    positions holding every ``://`` where ``URL_USERINFO`` matches; no match holds a ``://``)."""
+    if starts is not None:
+        for i in dict.fromkeys(starts):
+            m = URL_USERINFO.match(text, i)
+            if m is not None:
+                _url_password(text, i, m, out)
+        return
     i = text.find("://")
     while i != -1:
         m = URL_USERINFO.match(text, i)
         if m is not None:
-            pw_start, pw_end = m.span("pw")
-            pw = m.group("pw")
-            if not pw.startswith(("${", "{{", "[REDACTED:")) and pw != "*" * len(pw):
-                scheme_m = URL_SCHEME_BEFORE.search(text, max(0, i - 31), i)
-                scheme = scheme_m.group(0).lower() if scheme_m else ""
-                label = "db_url_password" if scheme in DB_SCHEMES else "url_credentials"
-                out.append((pw_start, pw_end, label, 2))
+            _url_password(text, i, m, out)
             i = text.find("://", m.end())
         else:
             i = text.find("://", i + 3)
+
+
+def _url_password(text: str, i: int, m: re.Match[str], out: list[Candidate]) -> None:
+    pw_start, pw_end = m.span("pw")
+    pw = m.group("pw")
+    if not pw.startswith(("${", "{{", "[REDACTED:")) and pw != "*" * len(pw):
+        scheme_m = URL_SCHEME_BEFORE.search(text, max(0, i - 31), i)
+        scheme = scheme_m.group(0).lower() if scheme_m else ""
+        label = "db_url_password" if scheme in DB_SCHEMES else "url_credentials"
+        out.append((pw_start, pw_end, label, 2))
 
 
 def _through_invisible(text: str, known_values: Mapping[str, str]) -> list[Candidate]:

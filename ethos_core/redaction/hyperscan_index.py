@@ -77,8 +77,10 @@ class HyperscanIndex:
 
     ``cased`` literals are matched exactly, ``lower`` ones (lower-case) caselessly. ``positions``:
     ``(regex, width, key, kind)`` with ``regex`` of fixed ``width`` (so each reported end is one
-    start): every start is reported under ``key`` in the cased (``kind`` 0), lower (1) or marks
-    (2) result. ``flags``: regexes; bit ``k`` of the result is set when flag ``k`` may match
+    start), or ``width`` 0 for Hyperscan's leftmost start of match (each end reports its leftmost
+    start: only exact for a regex where one end has one possible start): every start is reported
+    under ``key`` in the cased (``kind`` 0), lower (1) or marks (2) result, ascending, a start
+    repeated once per end. ``flags``: regexes; bit ``k`` of the result is set when flag ``k`` may match
     (compiled ``HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER``: a superset, reported once).
     """
 
@@ -112,7 +114,7 @@ class HyperscanIndex:
             entries.append((needle, len(needle), 1))
         for regex, width, key, kind in positions:
             expressions.append(regex.encode("ascii"))
-            hs_flags.append(0)
+            hs_flags.append(0 if width else hs.HS_FLAG_SOM_LEFTMOST)
             entries.append((key, width, kind))
         for regex in flags:
             expressions.append(regex.encode("ascii"))
@@ -134,11 +136,11 @@ class HyperscanIndex:
 
     def find(self, text: str) -> Scan:
         """``(cased hits, lower hits, marks, flag bits)``: ``{key: ascending starts}`` and an int."""
-        raw: list[tuple[int, int]] = []
+        raw: list[tuple[int, int, int]] = []
         append = raw.append
 
-        def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            append((ident, to))
+        def on_match(ident: int, start: int, to: int, _flags: int, _ctx: object) -> None:
+            append((ident, start, to))
 
         self._db.scan(to_scan_bytes(text), match_event_handler=on_match, scratch=self._scratch())
         if not raw:
@@ -147,14 +149,16 @@ class HyperscanIndex:
         bits = 0
         entries = self._entries
         n_entries = self._n_entries
-        for ident, to in raw:
+        for ident, start, to in raw:
             if ident < n_entries:
                 key, width, kind = entries[ident]
+                if width:
+                    start = to - width
                 hits = results[kind]
                 if key in hits:
-                    hits[key].append(to - width)
+                    hits[key].append(start)
                 else:
-                    hits[key] = [to - width]
+                    hits[key] = [start]
             else:
                 bits |= 1 << (ident - n_entries)
         # Hyperscan reports in end order; a fixed width makes that start order, but be exact.
