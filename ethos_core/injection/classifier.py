@@ -502,16 +502,17 @@ class _PrefilterDatabase:
     def get(self) -> tuple[Any, Any] | None:
         """The database (compiling it if needed) and this thread's scratch space; None when it
         cannot be built (the caller then takes the pure-Python path: same verdicts)."""
+        ready = getattr(self._local, "ready", None)
+        if ready is not None:
+            return ready  # type: ignore[no-any-return]
         self.start()
         if self._thread is None:
             return None
         self._thread.join()
         if self._db is None:
             return None
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = _hyperscan.Scratch(self._db)
-        return self._db, scratch
+        ready = self._local.ready = (self._db, _hyperscan.Scratch(self._db))  # one scratch per thread
+        return ready
 
 
 _PREFILTER_DB = _PrefilterDatabase()
@@ -534,11 +535,9 @@ def _char_offsets(raw: bytes, byte_offsets: list[int]) -> list[int]:
     return out
 
 
-def _hyperscan_candidates(folded: str) -> list[tuple[int, int]]:
-    """Sorted (character offset, rule order) pairs holding every place a rule matches."""
-    compiled = _PREFILTER_DB.get()
-    if compiled is None:
-        raise RuntimeError("tier-1 hyperscan database is unavailable") from _PREFILTER_DB.error
+def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any]) -> list[tuple[int, int]]:
+    """Sorted (character offset, rule order) pairs holding every place a rule matches
+    (``compiled``: the database and a scratch space, :meth:`_PrefilterDatabase.get`)."""
     db, scratch = compiled
     raw = folded.encode("utf-8", "surrogatepass")
     size = len(raw)
@@ -556,10 +555,10 @@ def _hyperscan_candidates(folded: str) -> list[tuple[int, int]]:
     return hits
 
 
-def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match], compiled: tuple[Any, Any]) -> None:
     """:func:`_scan_phrases_python` with the candidate (start, rule) pairs from one hyperscan
     scan of the reversed text (see the note above)."""
-    hits = _hyperscan_candidates(folded)
+    hits = _hyperscan_candidates(folded, compiled)
     if not hits:
         return
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
@@ -590,8 +589,9 @@ def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match
 
 def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
     """The phrase scan of the selected :data:`ENGINE`."""
-    if ENGINE == "hyperscan" and _PREFILTER_DB.get() is not None:
-        _scan_phrases_hyperscan(folded, where, found)
+    compiled = _PREFILTER_DB.get() if ENGINE == "hyperscan" else None
+    if compiled is not None:
+        _scan_phrases_hyperscan(folded, where, found, compiled)
     else:
         _scan_phrases_python(folded, where, found)
 

@@ -176,9 +176,11 @@ def test_hyperscan_candidates_hold_every_match_start() -> None:
     rng = random.Random(11)
     texts = [r["text"] for r in _ROWS] + _adversarial_texts()[:400]
     texts += ["".join(rng.choice(_ODD_CHARS + ["ignore all previous instructions ", "你现在是", "忽略", "指令", "é"]) for _ in range(30)) for _ in range(100)]
+    compiled = classifier._PREFILTER_DB.get()
+    assert compiled is not None
     for text in texts:
         folded = "\n" + normalize.fold(text)
-        missing = _match_starts(folded) - set(classifier._hyperscan_candidates(folded))
+        missing = _match_starts(folded) - set(classifier._hyperscan_candidates(folded, compiled))
         assert not missing, (text[:200], missing)
 
 
@@ -270,3 +272,17 @@ def test_reversed_mention_cue_equals_forward_search() -> None:
     for window in windows:
         assert classifier._mention_cue_before(window) == (classifier._MENTION_BEFORE.search(window) is not None), repr(window)
         assert classifier._open_quote_last(window) == (classifier._OPEN_QUOTE_BEFORE.search(window) is not None), repr(window)
+
+
+def test_hyperscan_compile_failure_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that cannot be built leaves the pure-Python path in charge (same verdicts)."""
+
+    class Broken(classifier._PrefilterDatabase):
+        def _compile(self) -> None:
+            self._error = RuntimeError("no database")
+
+    monkeypatch.setattr(classifier, "ENGINE", "hyperscan")
+    monkeypatch.setattr(classifier, "_PREFILTER_DB", Broken())
+    for text in _ATTACKS[:20] + _CLEAN[:20]:
+        assert classify(text) == classify_reference(text)
+    assert classifier._PREFILTER_DB.get() is None
