@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ethos_core.redaction import find_spans, redact_json, redact_text
+from ethos_core.redaction import engine, find_spans, redact_json, redact_text
+from ethos_core.redaction.hyperscan_index import hyperscan_module
 from ethos_core.redaction.logging import redact_exception
 from ethos_core.secrets.placeholders import RULE_UNBOUND_HOST, refusal_reason, substitute_for_egress
 from ethos_core.secrets.vault import Vault
@@ -214,6 +215,23 @@ def test_catastrophic_backtracking_inputs_5mb_are_bounded() -> None:
     spans = find_spans(text, KNOWN)
     assert time.monotonic() - start < 180
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
+
+
+@pytest.mark.parametrize("engine_name", ["hyperscan", "python"])
+def test_both_matching_engines_bounded_and_equal_on_near_misses(engine_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 MB of near misses through each anchor engine (Hyperscan scan; Python automaton and
+    pivot passes): the same spans from both, each within the sanity bound."""
+    if engine_name == "hyperscan" and hyperscan_module() is None:
+        pytest.skip("hyperscan not installed or disabled")
+    unit = "\n".join(_ADVERSARIAL)
+    text = (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
+    monkeypatch.setattr(engine, "ENGINE", "python")
+    want = find_spans(text, KNOWN)
+    monkeypatch.setattr(engine, "ENGINE", engine_name)
+    start = time.monotonic()
+    spans = find_spans(text, KNOWN)
+    assert time.monotonic() - start < 60
+    assert spans == want
 
 
 def test_single_5mb_key_like_run_is_bounded() -> None:

@@ -16,8 +16,12 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import random
 import re
+import subprocess
+import sys
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,9 +29,10 @@ from typing import Any
 
 import pytest
 
-from ethos_core.redaction import engine
+from ethos_core.redaction import engine, hyperscan_index
+from ethos_core.redaction.hyperscan_index import HyperscanIndex, hyperscan_module, to_scan_bytes
 from ethos_core.redaction.known import KnownValueMatcher, ascii_lower, matcher_for
-from ethos_core.redaction.patterns import DETECTORS, AnchorIndex, LiteralSet
+from ethos_core.redaction.patterns import DETECTORS, URL_USERINFO, AnchorIndex, LiteralSet
 from ethos_core.types import RedactionSpan
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "secrets_corpus" / "corpus.jsonl"
@@ -157,6 +162,12 @@ _ADVERSARIAL = [
     "AccountKey=" + "a" * 8 + ";SharedAccessSignature=sv=2020&sig=abc",
     "s\u200bk\u200b-\u200ba\u200bn\u200bt-api03-" + "Z9" * 15,
     "[REDACTED:anthropic]sk-ant-api03-" + "x1Y2" * 8 + " [REDACTED:secret:sk-ant-api03-" + "x1Y2" * 8 + "]",
+    # non-ASCII letters IGNORECASE folds onto ASCII ones, right after "--" and inside keywords
+    "--\u017fecret=S3cr3tValue1 --\u0130d-password=x9y8z7w6 --db-\u212aey-password=Zz9Yy8Xx7",
+    "pa\u017f\u017fword=hunter2hunter2 \u017fk-ant-api03-" + "Q1" * 20,
+    # non-ASCII inside URL userinfo, gates and escapes (the scan sees one byte per character)
+    "https://us\u00e9r:p\u00e4ss\u2003w@host.example https://\u00e9:\u00e9@\u00e9 x://a:b@\u00e9",
+    "M" + "\u00e9" * 23 + ".abcdef." + "Z" * 30 + " %4\u00e9 \\u00\u00e9 &#\u00e9;",
 ]
 
 
@@ -274,3 +285,157 @@ def test_known_value_matcher_equals_str_find() -> None:
     for _ in range(300):
         text = ascii_lower("".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 8))))
         assert matcher.find(text) == _reference_known(matcher, text), text
+
+
+# --- the Hyperscan path --------------------------------------------------------------------
+
+needs_hyperscan = pytest.mark.skipif(hyperscan_module() is None, reason="hyperscan not installed or disabled")
+
+
+@needs_hyperscan
+def test_hyperscan_index_equals_str_find() -> None:
+    """Literal hits of the Hyperscan index are every ``str.find`` occurrence (non-ASCII text too)."""
+    rnd = random.Random(19)
+    cased = ["AKIA", "sk-", "SK", "aa", "aaa", "Bb_", "-us", "Q"]
+    lower = ["password", "pwd", "aa", "a-a", "key", "--"]
+    index = HyperscanIndex(hyperscan_module(), cased, lower, [], [])
+    alphabet = "aAbBkKsSyYeE-_u Q\u00e9\u00ff\x7f\U0001f600\u200b\u017f\u212a"
+    for _ in range(400):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60)))
+        text += rnd.choice(cased + lower + ["PASSWORD", "Pwd", "KEY"])
+        lowered = ascii_lower(text)
+        got_cased, got_lower, marks, bits = index.find(text)
+        want_cased = {n: list(_find_all(text, n)) for n in cased if n in text}
+        want_lower = {n: list(_find_all(lowered, n)) for n in lower if n in lowered}
+        assert (got_cased, got_lower, marks, bits) == (want_cased, want_lower, {}, 0), text
+
+
+@needs_hyperscan
+def test_hyperscan_anchors_equal_the_automaton() -> None:
+    """The engine's database reports what the automaton reports, except where ``starts`` filters."""
+    replaced = {key for _, _, key, kind in engine._POSITION_PATTERNS if kind != 2}
+    for text in _texts():
+        cased, lower, _, _ = engine._hs_index().find(text)
+        want_cased, want_lower = engine._ANCHORS.find(text, ascii_lower(text))
+        assert cased == want_cased, text[:200]
+        for needle in replaced:
+            got = set(lower.pop(needle, []))
+            assert got <= set(want_lower.pop(needle, [])), text[:200]
+        assert lower == want_lower, text[:200]
+
+
+def _near_misses() -> list[str]:
+    return _texts() + [engine._JOIN.join(random.Random(k).sample(_texts(), 30)) for k in range(6)]
+
+
+@needs_hyperscan
+def test_flags_and_marks_cover_every_python_match() -> None:
+    """A flag is set and a mark reported wherever the Python regex it stands for matches."""
+    for text in _near_misses():
+        _, lower, marks, bits = engine._hs_index().find(text)
+        for index, key in engine._GATE_MARKS.items():
+            gate = engine._DETECTOR_PLAN[index][0].gate
+            assert gate is not None
+            assert {g.start() for g in gate[0].finditer(text)} <= set(marks.get(key, [])), text[:200]
+        for index, bit in engine._GATE_FLAGS.items():
+            gate = engine._DETECTOR_PLAN[index][0].gate
+            assert gate is not None
+            assert gate[0].search(text) is None or bits & bit
+        url = {i for i in _find_all(text, "://") if URL_USERINFO.match(text, i)}
+        assert url <= set(marks.get(engine._URL_MARK, [])), text[:200]
+        if any(regex.search(text) for _, regex in engine._ESCAPE_RES):
+            assert bits & engine._ESCAPE_FLAGS, text[:200]
+        if "[REDACTED:" in text:
+            assert bits & engine._MARKER_FLAG
+        if engine.INVISIBLE_RE.search(text):
+            assert bits & engine._INVISIBLE_FLAG
+
+
+@needs_hyperscan
+def test_starts_claims_hold() -> None:
+    """Every match of a detector with ``starts`` begins where its ``starts`` regex matches the
+    text as Hyperscan sees it (one byte per character); the scan reports exactly those places."""
+    claimed = [d for d in DETECTORS if d.starts is not None]
+    assert claimed
+    for text in _near_misses():
+        scanned = to_scan_bytes(text).decode("latin-1")
+        lowered = ascii_lower(text)
+        _, lower, _, _ = engine._hs_index().find(text)
+        for detector in claimed:
+            starts = re.compile(detector.starts or "")
+            (anchor,) = detector.anchors
+            for pos in _find_all(lowered, anchor):
+                if detector.regex.match(text, pos):
+                    assert starts.match(scanned, pos), text[pos : pos + 80]
+            want = [i for i in range(len(text)) if starts.match(scanned, i)]
+            assert lower.get(anchor, []) == want, text[:200]
+
+
+def test_flag_patterns_refuse_unicode_dependent_syntax() -> None:
+    for pattern in (r"\s+x", r"a\d", r"\bkey", r"(?i)abc", "\u00e9x"):
+        with pytest.raises(ValueError):
+            engine._flag_pattern(re.compile(pattern))
+    with pytest.raises(ValueError):
+        engine._flag_pattern(re.compile("abc", re.IGNORECASE))
+    assert engine._flag_pattern(re.compile(r"\.(?=[a-z]{6}\.)")) == r"\.[a-z]{6}\."
+
+
+@needs_hyperscan
+def test_engines_agree_on_long_mixed_text() -> None:
+    """The generated mixed corpus (logs, JSON, code, prose, one secret per KB): same spans."""
+    text = "\n".join(_texts()) + "\n" + "\n".join(row["text"] for row in ROWS) * 4
+    for known in ({}, KNOWN):
+        by_engine = {}
+        for name in ("hyperscan", "python"):
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(engine, "ENGINE", name)
+                by_engine[name] = engine.find_spans(text, known)
+        assert by_engine["hyperscan"] == by_engine["python"]
+
+
+@needs_hyperscan
+def test_hyperscan_scan_is_thread_safe() -> None:
+    """Scans in several threads at once (Hyperscan releases the GIL): one scratch per thread."""
+    texts = _texts()
+    want = [engine.find_spans(t) for t in texts]
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                assert [engine.find_spans(t) for t in texts] == want
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_engine_env_selects_the_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hyperscan_index.ENGINE_ENV, "python")
+    assert hyperscan_module() is None
+    out = subprocess.run(
+        [sys.executable, "-c", "from ethos_core.redaction import engine; print(engine.ENGINE)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, hyperscan_index.ENGINE_ENV: "python"},
+    )
+    assert out.stdout.strip() == "python"
+
+
+def test_missing_hyperscan_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(hyperscan_index.ENGINE_ENV, raising=False)
+    real = hyperscan_index.importlib.import_module
+
+    def refuse(name: str, package: str | None = None) -> Any:
+        if name == "hyperscan":
+            raise ImportError(name)
+        return real(name, package)
+
+    monkeypatch.setattr(hyperscan_index.importlib, "import_module", refuse)
+    assert hyperscan_module() is None
