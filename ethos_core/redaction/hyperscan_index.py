@@ -136,36 +136,30 @@ class HyperscanIndex:
 
     def find(self, text: str) -> Scan:
         """``(cased hits, lower hits, marks, flag bits)``: ``{key: ascending starts}`` and an int."""
-        raw: list[tuple[int, int, int]] = []
-        append = raw.append
-
-        def on_match(ident: int, start: int, to: int, _flags: int, _ctx: object) -> None:
-            append((ident, start, to))
-
-        self._db.scan(to_scan_bytes(text), match_event_handler=on_match, scratch=self._scratch())
-        if not raw:
-            return {}, {}, {}, 0
         results: tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]] = ({}, {}, {})
-        bits = 0
+        bits = [0]
         entries = self._entries
         n_entries = self._n_entries
-        for ident, start, to in raw:
+
+        # The work per hit is done in the callback itself: no list of raw hits to walk again.
+        def on_match(ident: int, start: int, to: int, _flags: int, _ctx: object) -> None:
             if ident < n_entries:
                 key, width, kind = entries[ident]
-                if width:
-                    start = to - width
                 hits = results[kind]
-                if key in hits:
-                    hits[key].append(start)
+                positions = hits.get(key)
+                if positions is None:
+                    hits[key] = [to - width if width else start]
                 else:
-                    hits[key] = [start]
+                    positions.append(to - width if width else start)
             else:
-                bits |= 1 << (ident - n_entries)
+                bits[0] |= 1 << (ident - n_entries)
+
+        self._db.scan(to_scan_bytes(text), match_event_handler=on_match, scratch=self._scratch())
         # Hyperscan reports in end order; a fixed width makes that start order, but be exact.
         for hits in results:
             for positions in hits.values():
                 positions.sort()
-        return results[0], results[1], results[2], bits
+        return results[0], results[1], results[2], bits[0]
 
 
 #: What one scan found: cased hits, lower hits, marks (``{key: ascending starts}``), flag bits.

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ethos_core.redaction import engine, hyperscan_index
+from ethos_core.redaction import engine, hyperscan_index, patterns
 from ethos_core.redaction.hyperscan_index import HyperscanIndex, hyperscan_module, to_scan_bytes
 from ethos_core.redaction.known import KnownValueMatcher, ascii_lower, matcher_for
 from ethos_core.redaction.patterns import DETECTORS, URL_USERINFO, AnchorIndex, LiteralSet
@@ -439,3 +439,32 @@ def test_missing_hyperscan_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(hyperscan_index.importlib, "import_module", refuse)
     assert hyperscan_module() is None
+
+
+# The keyword regex before its metadata-suffix lookahead was grouped by first letter.
+_KW_FLAT = re.compile(
+    r"(?<![{$])(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|"
+    r"credentials?|session[_-]?key)"
+    r"(?![_.\-]?(?:count|counts|limit|limits|size|length|len|type|types|ttl|expiry|expires|expires_in|expiration|"
+    r"url|uri|endpoint|file|path|name|names|id|ids|index|usage|budget|window|bucket|field|header|prefix|format|"
+    r"policy|hint|reset|rotation|store|manager|ref)\b)",
+    re.IGNORECASE,
+)
+
+
+def test_grouped_keyword_regex_equals_the_flat_one() -> None:
+    grouped = re.compile(patterns._KW, re.IGNORECASE)
+    rnd = random.Random(23)
+    suffixes = patterns.METADATA_SUFFIXES + ["counter", "idx", "Names", "EXPIRES_IN", "k", "", "r3f", "\u017fize", "ıd"]
+    texts = [t for t in _texts()]
+    for _ in range(3000):
+        texts.append(
+            rnd.choice(["password", "TOKEN", "api-key", "Secret", "credentials", "session_key", "{token", "pwd"])
+            + rnd.choice(["", "_", ".", "-", "__", " "])
+            + rnd.choice(suffixes)
+            + rnd.choice(["", " ", "=", "_x", "s", "1"])
+        )
+    for text in texts:
+        for pos in range(len(text)):
+            a, b = _KW_FLAT.match(text, pos), grouped.match(text, pos)
+            assert (a and a.span()) == (b and b.span()), (text, pos)
