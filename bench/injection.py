@@ -6,6 +6,8 @@ page and the first 4 KB row are built from the clean look-alikes (texts *about* 
 injection: the densest trigger words tier-1 sees); the last two 4 KB rows are the everyday
 cases: plain prose, and one repeated letter.
 ``run()`` returns rows for ``python -m bench``; ``python -m bench.injection`` prints them.
+The phrase engine (hyperscan, or pure Python with ``ETHOS_TIER1_ENGINE=python``) is named in
+the throughput row's note.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ethos_core.injection import classifier
 from ethos_core.injection.classifier import classify
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection" / "corpus.jsonl"
@@ -89,7 +92,7 @@ def run() -> list[dict[str, Any]]:
          "unit": "%", "p50_us": None, "p99_us": None, "ratio": round(fp_rate / 0.03, 2), "note": "goal <= 3 %"},
         {"name": "injection.tier1.throughput", "workload": "100 KB page of clean look-alikes", "rate": round(mb_s, 2),
          "unit": "MB/s", "p50_us": round(p50 * 1e6), "p99_us": round(p99 * 1e6), "ratio": round(p99 / 0.005, 2),
-         "note": "ratio = p99 / 5 ms goal"},
+         "note": f"ratio = p99 / 5 ms goal; engine {classifier.ENGINE}"},
         {"name": "injection.tier1.tool_result_4kb", "workload": "4 KB of clean look-alikes (one tool result)", "rate": None,
          "unit": "", "p50_us": round(statistics.median(small) * 1e6), "p99_us": round(_percentile(small, 99) * 1e6),
          "ratio": None, "note": "per-call cost in the agent loop"},
