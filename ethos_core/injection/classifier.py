@@ -471,10 +471,18 @@ def default_engine(setting: str | None) -> str:
 ENGINE = default_engine(os.environ.get("ETHOS_TIER1_ENGINE"))
 
 
-class _PrefilterDatabase:
-    """The compiled prefilter database, built once per process in a background thread."""
+def _compile_phrase_prefilters() -> Any:
+    expressions = [rules.prefilter_source(source, reverse=True) for _, source in rules.rule_sources()]
+    db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
+    return db
 
-    def __init__(self) -> None:
+
+class _PrefilterDatabase:
+    """A hyperscan database built once per process in a background thread."""
+
+    def __init__(self, build: Callable[[], Any] = _compile_phrase_prefilters) -> None:
+        self._build = build
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._db: Any = None
@@ -494,10 +502,7 @@ class _PrefilterDatabase:
 
     def _compile(self) -> None:
         try:
-            expressions = [rules.prefilter_source(source, reverse=True) for _, source in rules.rule_sources()]
-            db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
-            db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
-            self._db = db
+            self._db = self._build()
         except Exception as exc:  # noqa: BLE001 - the Python path gives the same verdicts
             self._error = exc
 
@@ -703,6 +708,37 @@ _HEX_TABLE = _class_table(string.hexdigits + " :,-")
 _MIN_RUN = 24  # a base64 or hex segment needs 24 characters of its class in a row
 
 
+def _compile_run_guards() -> Any:
+    """Pattern 0: ``_MIN_RUN`` base64-class bytes in a row; pattern 1: the same for hex."""
+    expressions = [
+        b"[" + b"".join(b"\\x%02x" % b for b in range(256) if table[b] == 0x61) + b"]{%d}" % _MIN_RUN
+        for table in (_B64_TABLE, _HEX_TABLE)
+    ]
+    db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=[0, 1], elements=2, flags=_hyperscan.HS_FLAG_SINGLEMATCH)
+    return db
+
+
+_RUN_GUARDS = _PrefilterDatabase(_compile_run_guards)
+_RUN_KINDS = ("base64", "hex")
+
+
+def _run_kinds(encoded: bytes) -> frozenset[str] | None:
+    """Which of base64/hex have a ``_MIN_RUN`` run in ``encoded`` (one hyperscan scan), or None
+    without the hyperscan engine (the byte scans of :func:`_long_runs` then decide)."""
+    compiled = _RUN_GUARDS.get() if ENGINE == "hyperscan" else None
+    if compiled is None:
+        return None
+    db, scratch = compiled
+    kinds: set[str] = set()
+
+    def on_match(kind: int, _from: int, _to: int, _flags: int, _context: object) -> None:
+        kinds.add(_RUN_KINDS[kind])
+
+    db.scan(encoded, match_event_handler=on_match, scratch=scratch)
+    return frozenset(kinds)
+
+
 def _long_runs(text: str, encoded: bytes, table: bytes) -> list[tuple[int, int]]:
     """Spans of ``text`` that are maximal runs of at least ``_MIN_RUN`` characters of the ASCII
     class marked in ``table``, found with C byte scans over the UTF-8 copy ``encoded``."""
@@ -752,12 +788,14 @@ def _whole(text: str) -> list[tuple[int, int]]:
     return [(0, len(text))]
 
 
-def _segment_spans(kind: str, text: str, encoded: bytes) -> list[tuple[int, int]]:
+def _segment_spans(kind: str, text: str, encoded: bytes, run_kinds: frozenset[str] | None = None) -> list[tuple[int, int]]:
     """Where the decoder ``kind`` can match at all: a necessary condition checked with C scans,
     so ordinary prose skips the per-character regex passes. A one-byte ``in`` (memchr) goes
     before every longer needle, which costs far more per byte."""
     if kind == "unicode_tags":
         return _whole(text) if b"\xf3" in encoded and (b"\xf3\xa0\x80" in encoded or b"\xf3\xa0\x81" in encoded) else []
+    if run_kinds is not None and kind in _RUN_KINDS and kind not in run_kinds:
+        return []  # no run long enough (checked by one hyperscan scan for both kinds)
     if kind == "base64":
         return _long_runs(text, encoded, _B64_TABLE)
     if kind == "hex":
@@ -814,8 +852,9 @@ def _decoded_segments_reference(text: str, budget: list[int]) -> list[tuple[str,
 def _decode_all(text: str, budget: list[int], *, reference: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     encoded = text.encode("utf-8", "surrogatepass")
+    run_kinds = None if reference else _run_kinds(encoded)
     for where, kind, pattern, decoder in _DECODERS:
-        spans = _whole(text) if reference else _segment_spans(kind, text, encoded)
+        spans = _whole(text) if reference else _segment_spans(kind, text, encoded, run_kinds)
         for span_start, span_end in spans:
             matches = (
                 (m.group(0) for m in pattern.finditer(text, span_start, span_end))

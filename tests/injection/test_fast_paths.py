@@ -286,3 +286,16 @@ def test_hyperscan_compile_failure_falls_back_to_python(monkeypatch: pytest.Monk
     for text in _ATTACKS[:20] + _CLEAN[:20]:
         assert classify(text) == classify_reference(text)
     assert classifier._PREFILTER_DB.get() is None
+
+
+@pytest.mark.skipif("hyperscan" not in ENGINES, reason="hyperscan not installed")
+def test_run_guards_equal_the_byte_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hyperscan base64/hex run guard says "no run" exactly when the byte scans find none."""
+    monkeypatch.setattr(classifier, "ENGINE", "hyperscan")
+    texts = [r["text"] for r in _ROWS] + _adversarial_texts() + ["a" * 23, "a" * 24, "é" + "0" * 24, "0 " * 12, "0 " * 13]
+    for text in texts:
+        encoded = text.encode("utf-8", "surrogatepass")
+        kinds = classifier._run_kinds(encoded)
+        assert kinds is not None
+        assert ("base64" in kinds) == bool(classifier._long_runs(text, encoded, classifier._B64_TABLE)), text[:80]
+        assert ("hex" in kinds) == bool(classifier._long_runs(text, encoded, classifier._HEX_TABLE)), text[:80]
