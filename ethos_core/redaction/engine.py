@@ -377,7 +377,7 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: 
     if known_values:
         matcher = matcher_for(known_values)
         if matcher is not None:
-            out.extend(matcher.find(lowered or ascii_lower(text)))
+            out.extend(matcher.find(lowered or ascii_lower(text), fast=ENGINE == "hyperscan"))
     if decode:
         if cased_hits:
             out.extend(_base64_layer(text, known_values, _merged(cased_hits, _B64_ANCHOR_SET)))

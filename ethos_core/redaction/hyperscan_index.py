@@ -164,3 +164,57 @@ class HyperscanIndex:
 
 #: What one scan found: cased hits, lower hits, marks (``{key: ascending starts}``), flag bits.
 Scan = tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]], int]
+
+
+class LiteralScanner:
+    """Every occurrence of each of a set of ASCII literals, exact case, in one Hyperscan scan.
+
+    Used for known values (``known.py``): their lower-cased forms and fragment windows, searched
+    in the ASCII-lower-cased text. Same results as ``str.find`` from every position (overlaps
+    included), positions ascending. Literals holding ``\\x7f`` or a non-ASCII character are
+    refused (the scan maps non-ASCII characters onto such bytes): keep an automaton for those.
+    """
+
+    def __init__(self, hs: Any, literals: Iterable[str]) -> None:
+        self._literals = tuple(sorted(set(literals)))
+        for literal in self._literals:
+            if not literal or not literal.isascii() or "\x7f" in literal:
+                raise ValueError(f"bad literal {literal!r}")
+        db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        db.compile(
+            expressions=[literal.encode("ascii") for literal in self._literals],
+            ids=list(range(len(self._literals))),
+            elements=len(self._literals),
+            flags=0,
+            literal=True,
+        )
+        self._hs = hs
+        self._db = db
+        self._lengths = tuple(len(literal) for literal in self._literals)
+        self._local = threading.local()
+
+    @staticmethod
+    def accepts(literal: str) -> bool:
+        return bool(literal) and literal.isascii() and "\x7f" not in literal
+
+    def find(self, text: str) -> dict[str, list[int]]:
+        """``{literal: ascending start positions}`` for each literal that occurs."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        found: dict[str, list[int]] = {}
+        literals = self._literals
+        lengths = self._lengths
+
+        def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            literal = literals[ident]
+            positions = found.get(literal)
+            if positions is None:
+                found[literal] = [to - lengths[ident]]
+            else:
+                positions.append(to - lengths[ident])
+
+        self._db.scan(to_scan_bytes(text), match_event_handler=on_match, scratch=scratch)
+        for positions in found.values():
+            positions.sort()
+        return found

@@ -16,9 +16,11 @@ each hit is extended left and right while the text keeps matching the value, so 
 across two lines, two JSON fields or two messages is redacted piece by piece; a piece shorter
 than 17 characters that is neither the start nor the end of the value can survive.
 
-All forms and fragment windows of a set of values are searched in one Aho-Corasick pass
-(:class:`KnownValueMatcher`), with the same results, in the same order, as one ``str.find``
-scan per form and window (tests/redaction/test_fast_paths.py checks it).
+All forms and fragment windows of a set of values are searched in one pass (:class:`KnownValueMatcher`):
+a Hyperscan literal database per set of values when ``hyperscan`` is installed and every form
+is ASCII, an Aho-Corasick automaton otherwise (and for the engine's quick check of short
+strings); either gives the same results, in the same order, as one ``str.find`` scan per form
+and window (tests/redaction/test_fast_paths.py checks both).
 
 Not covered: values shorter than :data:`MIN_KNOWN_LENGTH` (they would destroy ordinary text;
 pattern redaction still applies), encryption or compression of the value, encodings not listed
@@ -36,6 +38,8 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
+
+from ethos_core.redaction.hyperscan_index import LiteralScanner, hyperscan_module
 
 # pyahocorasick ships no type information; the automaton is used through ``Any``.
 _ahocorasick: Any = importlib.import_module("ahocorasick")
@@ -126,22 +130,41 @@ class KnownValueMatcher:
         automaton.make_automaton()
         #: ``automaton.iter(lowered)`` yields ``(end, (literal, len - 1))`` per occurrence.
         self.automaton = automaton
+        # The same literals in a Hyperscan database when the package is there and every literal
+        # is ASCII (~1 ns per character instead of the automaton's ~30): built lazily, once.
+        self._literals = sorted({form for form, _ in self.forms} | {f[0] for f in self.fragments})
+        self._scanner: LiteralScanner | None = None
+        self._scanner_tried = False
 
-    def occurrences(self, lowered: str) -> dict[str, list[int]]:
-        """``{form or window: ascending start positions}``, overlaps included, in one pass."""
+    def _hyperscan(self) -> LiteralScanner | None:
+        if not self._scanner_tried:
+            hs = hyperscan_module()
+            if hs is not None and all(LiteralScanner.accepts(literal) for literal in self._literals):
+                self._scanner = LiteralScanner(hs, self._literals)
+            self._scanner_tried = True
+        return self._scanner
+
+    def occurrences(self, lowered: str, fast: bool = True) -> dict[str, list[int]]:
+        """``{form or window: ascending start positions}``, overlaps included, in one pass.
+
+        ``fast``: with Hyperscan when it is available (else, or ``False``: the automaton).
+        """
+        scanner = self._hyperscan() if fast else None
+        if scanner is not None:
+            return scanner.find(lowered)
         found: dict[str, list[int]] = {}
         for end, (literal, back) in self.automaton.iter(lowered):
             found.setdefault(literal, []).append(end - back)
         return found
 
-    def find(self, lowered: str) -> list[Candidate]:
+    def find(self, lowered: str, fast: bool = True) -> list[Candidate]:
         """Spans of ``lowered`` (the ASCII-lower-cased text) holding a known value in any form.
 
         The same spans, in the same order, as searching each form left to right without overlap
         (``str.find`` from the end of the last hit) and each window from just before the end of
-        its last extended hit.
+        its last extended hit. ``fast``: as in :meth:`occurrences`.
         """
-        found = self.occurrences(lowered)
+        found = self.occurrences(lowered, fast)
         if not found:
             return []
         out: list[Candidate] = []

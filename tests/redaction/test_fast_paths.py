@@ -282,9 +282,17 @@ def test_known_value_matcher_equals_str_find() -> None:
     rnd = random.Random(17)
     pieces = [v for value in values.values() for v in (value, value[:14], value[7:], value.upper())]
     pieces += ["a" * 30, base64.b64encode(values["a"].encode()).decode(), urllib.parse.quote(values["d"]), " ", "x"]
+    ascii_only = KnownValueMatcher({k: v for k, v in values.items() if v.isascii()})
+    if hyperscan_module() is not None:
+        assert ascii_only._hyperscan() is not None  # Hyperscan literal database
+        assert matcher._hyperscan() is None  # a non-ASCII form: the automaton
+    pieces.append("\x7f\u00e9\U0001f600")
     for _ in range(300):
         text = ascii_lower("".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 8))))
-        assert matcher.find(text) == _reference_known(matcher, text), text
+        for m in (matcher, ascii_only):
+            want = _reference_known(m, text)
+            assert m.find(text, fast=True) == want, text
+            assert m.find(text, fast=False) == want, text
 
 
 # --- the Hyperscan path --------------------------------------------------------------------
