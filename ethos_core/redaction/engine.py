@@ -8,23 +8,31 @@ characters (zero-width, bidi controls, soft hyphen, tag characters) from the tex
 idempotent (``[REDACTED:…]`` markers are never matched again) and text outside a span is never
 changed. Runtime is linear in the input.
 
-Matching engine, chosen by measurement (bench/redaction.py; 2-core development machine). Anchors
-(the literals every match of a detector contains, the base64/hex anchors of the decoding layer)
-are found in ONE pass of a pyahocorasick automaton over the ASCII-lower-cased text (already a
-project dependency, used by the injection classifier): about half the cost of one ``re`` or
-``str.find`` scan per rare pivot character on logs, JSON and code, and a fraction of its fixed
-cost per call. On text of 1 KB or more holding few pivot characters (ordinary prose) the pivot
-scans are cheaper and are used instead (:func:`_find_anchors` counts them first). Detectors then
-run only where their anchors are: keyword detectors ``match`` at each keyword occurrence,
-literal-first ones ``lead`` characters before theirs, a ``gate``-d one only around its gate's
-occurrences, and a detector whose ``requires`` characters are absent not at all. A short ASCII
-text with no anchor, no ``://`` followed by ``@``, no escape introducer, no gate match and no
-known-value form returns at once (:func:`_quiet`). Escapes are found by one literal-first regex
-per introducer (``%``, ``\\``, ``&#``). Stdlib ``re`` with literal-first patterns,
+Matching engine, chosen by measurement (bench/redaction.py; 2-core development machine). One
+Intel Hyperscan scan (``hyperscan_index.py``; the ``hyperscan`` package, ~1-2 ns per character
+here) finds every candidate place at once: each anchor occurrence (the literals every match of a
+detector contains, cased or case-insensitive; the base64/hex anchors of the decoding layer), the
+starts a keyword detector allows (``Detector.starts``), the gate occurrences of the discord
+detector, the ``://`` of every ``scheme://user:pw@``, and flags for escapes, ``[REDACTED:``
+markers and invisible characters. Nothing there decides a span: each flag or position pattern
+is a superset of where its Python regex can match (:func:`_flag_pattern` refuses Unicode-
+dependent syntax), and detectors then run their exact ``re`` regexes only where their anchors
+are: keyword detectors ``match`` at each keyword occurrence, literal-first ones ``lead``
+characters before theirs, a ``gate``-d one only around its gate's occurrences, and a detector
+whose ``requires`` characters are absent not at all. A text with no hit costs the one scan.
+Strings of up to 48 ASCII characters first take :func:`_quiet` (one pyahocorasick automaton
+scan, cheaper than a Hyperscan call's fixed cost there).
+
+Without the ``hyperscan`` package, or with ``ETHOS_REDACTION_ENGINE=python`` (:data:`ENGINE`),
+the anchors come from a pyahocorasick automaton over the ASCII-lower-cased text or, on text of
+1 KB or more with few pivot characters (ordinary prose), from one ``re`` scan per rare pivot
+character (:func:`_find_anchors`); every flag counts as set, and :func:`_quiet` answers for
+short ASCII text up to 256 characters. Escapes are found by one literal-first regex per
+introducer (``%``, ``\\``, ``&#``). Stdlib ``re`` with literal-first patterns,
 possessive/bounded repetitions behind run-start lookbehinds (Python 3.11) keeps every detector
-linear; google-re2 (no lookaround, a compiled dependency on the most security-critical path) was
-measured and not taken. ``tests/redaction/test_fast_paths.py`` checks that all these shortcuts
-give exactly the spans of a plain reference (every detector's ``finditer`` over the whole text).
+linear; google-re2 (no lookaround) was measured and not taken for the detectors.
+``tests/redaction/test_fast_paths.py`` checks that both engines and all these shortcuts give
+exactly the spans of a plain reference (every detector's ``finditer`` over the whole text).
 
 Not covered: secrets with no known shape, no keyword next to them and no known value; more
 than one layer of encoding; encryption, compression, base32 and other encodings; text a
