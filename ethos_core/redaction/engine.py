@@ -345,6 +345,7 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: 
         cased_hits, lower_hits = _find_anchors(text, lowered)
         marks, flags = None, _ALL_FLAGS
     out: list[Candidate] = []
+    merged: dict[tuple[bool, tuple[str, ...]], list[int]] = {}
     if cased_hits or lower_hits:
         triggered = set(_ALWAYS_CHECKED)
         for needle in cased_hits:
@@ -362,7 +363,13 @@ def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: 
         found = [hits[a] for a in needles if a in hits]
         if detector.anchored:
             if found:
-                _run_anchored(detector, text, found, out)
+                if len(found) == 1:
+                    positions = found[0]
+                else:  # the secret_assignment detectors share their keywords: merge once
+                    positions = merged.get((ignorecase, needles)) or merged.setdefault(
+                        (ignorecase, needles), sorted({p for ps in found for p in ps})
+                    )
+                _run_anchored(detector, text, positions, out)
         elif detector.lead is not None:
             if found:
                 _run_led(detector, detector.lead, text, found, out)
@@ -648,14 +655,14 @@ def _hs_index() -> HyperscanIndex:
     )
 
 
-def _run_anchored(detector: Detector, text: str, found: list[list[int]], out: list[Candidate]) -> None:
-    """``match`` at each anchor position, in order, skipping those inside an earlier match."""
-    positions = found[0] if len(found) == 1 else sorted({p for ps in found for p in ps})
+def _run_anchored(detector: Detector, text: str, positions: list[int], out: list[Candidate]) -> None:
+    """``match`` at each anchor position (ascending), skipping those inside an earlier match."""
+    match = detector.regex.match
     last_end = -1
     for pos in positions:
         if pos < last_end:
             continue
-        m = detector.regex.match(text, pos)
+        m = match(text, pos)
         if m is not None and _emit(detector, m, text, out):
             last_end = m.end()
 
