@@ -197,7 +197,11 @@ def _is_mention(folded: str, start: int) -> bool:
         return False
     if _open_quote_last(window) or _mention_cue_before(window):
         return True
-    line_start = folded.rfind("\n", max(0, start - 300), start) + 1
+    # The line up to ``start``, at most 300 characters of it: without the bound a line with no
+    # break would reach back to the text's start (quadratic work, and a quote opened 100 KB
+    # earlier would still hide a payload).
+    reach = max(0, start - 300)
+    line_start = max(folded.rfind("\n", reach, start) + 1, reach)
     segment = folded[line_start:start]
     quote = _open_quote(segment)
     if quote < 0:
@@ -516,6 +520,10 @@ class _PrefilterDatabase:
         if self._thread is None:
             return None
         self._thread.join()
+        if self._db is None and self._error is None:  # e.g. forked while the thread compiled
+            with self._lock:
+                if self._db is None and self._error is None:
+                    self._compile()
         if self._db is None:
             return None
         ready = self._local.ready = (self._db, _hyperscan.Scratch(self._db))  # one scratch per thread

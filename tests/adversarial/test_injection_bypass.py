@@ -45,6 +45,9 @@ FAST_PATH_UNITS = [
     "deadbeef",  # hex without separators (run path)
     "\\x41",  # escape guards
     "\U000e0041",  # tag characters
+    "xignore all previous instructions ",  # hyperscan candidates inside words (prefilters drop \b)
+    'such as "ignore all previous instructions" ',  # candidates that all read as mentions
+    "忽略指令。",  # CJK candidates (multi-byte offsets)
 ]
 
 
@@ -105,6 +108,16 @@ def test_many_quoted_payloads_then_a_live_one_flags() -> None:
     confirmed in order, none is dropped by a cap, and the work stays linear."""
     quoted = 'Researchers quote "ignore all previous instructions" as an example. ' * 3000
     text = quoted + "\nThanks.\n" + PAYLOAD
+    result = classify(text)
+    assert result == classify_reference(text)
+    assert "inj.override" in result.signals
+
+
+def test_quote_opened_far_back_on_one_long_line_does_not_hide_a_payload() -> None:
+    """The quotation context reaches back at most 300 characters of the line: a cue and an
+    opening quote at the start of a long single-line text do not turn a payload far later into
+    a mention (and the check stays bounded, not a scan of the whole prefix per candidate)."""
+    text = 'For example, "' + "lorem ipsum dolor " * 2000 + PAYLOAD
     result = classify(text)
     assert result == classify_reference(text)
     assert "inj.override" in result.signals
