@@ -170,10 +170,11 @@ def find_spans(text: str, known_values: Mapping[str, str] = EMPTY) -> list[Redac
     """
     if not text:
         return []
-    if ENGINE == "hyperscan":
+    hs_index = _hs_index() if ENGINE == "hyperscan" else None
+    if hs_index is not None:
         if len(text) <= _QUIET_MAX_HS and text.isascii() and _quiet(text, known_values):
             return []  # a key or a word: the automaton's fixed cost is below a Hyperscan call's
-        scan = _hs_index().find(text)
+        scan = hs_index.find(text)
         candidates = _candidates(text, known_values, True, scan)
         flags = scan[3]
         if flags & _INVISIBLE_FLAG and not text.isascii() and INVISIBLE_RE.search(text) is not None:
@@ -335,8 +336,11 @@ def _bump(counts: dict[str, int] | None, label: str) -> None:
 def _candidates(text: str, known_values: Mapping[str, str], decode: bool, scan: Scan | None = None) -> list[Candidate]:
     """Every candidate span of ``text``; ``scan``: ``_hs_index().find(text)`` when already made."""
     marks: dict[str, list[int]] | None
-    if ENGINE == "hyperscan":
-        cased_hits, lower_hits, marks, flags = scan if scan is not None else _hs_index().find(text)
+    if scan is None and ENGINE == "hyperscan":
+        hs_index = _hs_index()
+        scan = hs_index.find(text) if hs_index is not None else None
+    if scan is not None:
+        cased_hits, lower_hits, marks, flags = scan
         if not (cased_hits or lower_hits or marks or flags & _CANDIDATE_FLAGS or known_values):
             return []  # no anchor, no gate, no escape, no URL userinfo: nothing can match
         lowered = ""  # made below only where needed (known values, hex runs): ~1 ns per character
@@ -565,13 +569,17 @@ def _flag_pattern(regex: re.Pattern[str]) -> str:
     return m.group("head") + m.group("body") if m else regex.pattern
 
 
-_re_parser: Any = importlib.import_module("re._parser")
 _URL_MARK = "url"
 
 
 def _fixed_width(pattern: str) -> int | None:
-    """The width of every match of ``pattern``, or ``None`` when it varies."""
-    lo, hi = _re_parser.parse(pattern).getwidth()
+    """The width of every match of ``pattern``, or ``None`` when it varies or cannot be told
+    (``re._parser`` is private API: without it the position patterns become plain anchors/flags)."""
+    try:
+        parser: Any = importlib.import_module("re._parser")
+        lo, hi = parser.parse(pattern).getwidth()
+    except Exception:  # noqa: BLE001 - any failure only turns an optimisation off
+        return None
     return int(lo) if lo == hi else None
 
 
@@ -592,11 +600,12 @@ def _hs_plan() -> tuple[list[tuple[str, int, str, int]], list[str], dict[int, st
             owners[needle] = owners.get(needle, 0) + 1
     for index, (detector, ignorecase, needles, _) in enumerate(_DETECTOR_PLAN):
         if detector.starts is not None:
-            width = _fixed_width(detector.starts)
-            if not detector.anchored or len(needles) != 1 or owners[needles[0]] != 1 or width is None:
+            if not detector.anchored or len(needles) != 1 or owners[needles[0]] != 1:
                 raise ValueError(f"{detector.label}: starts needs a keyword detector with its own single anchor")
             _flag_pattern(re.compile(detector.starts))
-            positions.append((detector.starts, width, needles[0], int(ignorecase)))
+            width = _fixed_width(detector.starts)
+            if width is not None:  # else the anchor itself stays in the database
+                positions.append((detector.starts, width, needles[0], int(ignorecase)))
         if detector.gate is not None:
             pattern = _flag_pattern(detector.gate[0])
             width = _fixed_width(pattern)
@@ -636,23 +645,33 @@ _ALL_FLAGS = (1 << len(_FLAG_PATTERNS)) - 1  # the Python path: every flag set (
 _CANDIDATE_FLAGS = _ALL_FLAGS & ~(_MARKER_FLAG | _INVISIBLE_FLAG)
 
 
+#: Why the Hyperscan database could not be built (``None``: it was, or was not tried yet).
+HYPERSCAN_ERROR: str | None = None
+
+
 @functools.lru_cache(maxsize=1)
-def _hs_index() -> HyperscanIndex:
+def _hs_index() -> HyperscanIndex | None:
     """The one Hyperscan database: every anchor, position and flag.
 
     Compiled on first use (~50 ms on the development machine), not at import: a CLI command
     that never redacts does not pay for it. Loading a precompiled database from disk was not
-    taken: a writable cache file would let whoever can write it switch redaction off.
+    taken: a writable cache file would let whoever can write it switch redaction off. ``None``
+    when it cannot be built (e.g. a CPU Hyperscan does not support): the Python path is used.
     """
-    hs = hyperscan_module() or importlib.import_module("hyperscan")
+    global HYPERSCAN_ERROR
     replaced = {key for _, _, key, kind in _POSITION_PATTERNS if kind != 2}
-    return HyperscanIndex(
-        hs,
-        [a for a in _CASED_ANCHORS if a not in replaced],
-        [a for a in _LOWER_ANCHORS if a not in replaced],
-        _POSITION_PATTERNS,
-        _FLAG_PATTERNS,
-    )
+    try:
+        hs = hyperscan_module() or importlib.import_module("hyperscan")
+        return HyperscanIndex(
+            hs,
+            [a for a in _CASED_ANCHORS if a not in replaced],
+            [a for a in _LOWER_ANCHORS if a not in replaced],
+            _POSITION_PATTERNS,
+            _FLAG_PATTERNS,
+        )
+    except Exception as exc:  # noqa: BLE001 - no logging here: a log filter would redact, recursing
+        HYPERSCAN_ERROR = f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def _run_anchored(detector: Detector, text: str, positions: list[int], out: list[Candidate]) -> None:

@@ -140,7 +140,10 @@ class KnownValueMatcher:
         if not self._scanner_tried:
             hs = hyperscan_module()
             if hs is not None and all(LiteralScanner.accepts(literal) for literal in self._literals):
-                self._scanner = LiteralScanner(hs, self._literals)
+                try:
+                    self._scanner = LiteralScanner(hs, self._literals)
+                except Exception:  # noqa: BLE001 - e.g. an unsupported CPU: the automaton does it
+                    self._scanner = None
             self._scanner_tried = True
         return self._scanner
 

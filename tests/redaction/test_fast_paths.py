@@ -476,3 +476,30 @@ def test_grouped_keyword_regex_equals_the_flat_one() -> None:
         for pos in range(len(text)):
             a, b = _KW_FLAT.match(text, pos), grouped.match(text, pos)
             assert (a and a.span()) == (b and b.span()), (text, pos)
+
+
+def test_database_build_failure_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Hyperscan database that cannot be built (e.g. an unsupported CPU): same spans, Python path."""
+
+    def broken(*_args: object, **_kwargs: object) -> HyperscanIndex:
+        raise RuntimeError("no SSSE3")
+
+    texts = _texts()[:200]
+    other = {**KNOWN, "other": "Zz9Yy8Xx7Ww6Vv5"}  # a value set whose literal database is not built yet
+    with monkeypatch.context() as m:
+        m.setattr(engine, "ENGINE", "python")
+        want = [engine.find_spans(t, KNOWN) for t in texts]
+        want_other = [engine.find_spans(t, other) for t in texts]
+    monkeypatch.setattr(engine, "ENGINE", "hyperscan")
+    monkeypatch.setattr(engine, "HyperscanIndex", broken)
+    monkeypatch.setattr(hyperscan_index.LiteralScanner, "__init__", broken)
+    engine._hs_index.cache_clear()
+    try:
+        assert engine._hs_index() is None and engine.HYPERSCAN_ERROR == "RuntimeError: no SSSE3"
+        assert [engine.find_spans(t, other) for t in texts] == want_other
+        assert [engine.find_spans(t, KNOWN) for t in texts] == want
+    finally:
+        monkeypatch.undo()
+        engine._hs_index.cache_clear()
+        engine.HYPERSCAN_ERROR = None
+    assert engine._hs_index() is not None or hyperscan_module() is None
