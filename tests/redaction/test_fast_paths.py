@@ -168,6 +168,8 @@ _ADVERSARIAL = [
     # non-ASCII inside URL userinfo, gates and escapes (the scan sees one byte per character)
     "https://us\u00e9r:p\u00e4ss\u2003w@host.example https://\u00e9:\u00e9@\u00e9 x://a:b@\u00e9",
     "M" + "\u00e9" * 23 + ".abcdef." + "Z" * 30 + " %4\u00e9 \\u00\u00e9 &#\u00e9;",
+    # lone surrogates, DEL and NUL (DEL is also the byte the scan writes for non-ASCII characters)
+    "ghp_" + "a1B2" * 9 + "\ud800 password=hunter22\x7f --\udfffsecret=abc12345 \x00sk-\x7f" + "Q1w2" * 6,
 ]
 
 
