@@ -168,8 +168,8 @@ _ADVERSARIAL = [
     # non-ASCII inside URL userinfo, gates and escapes (the scan sees one byte per character)
     "https://us\u00e9r:p\u00e4ss\u2003w@host.example https://\u00e9:\u00e9@\u00e9 x://a:b@\u00e9",
     "M" + "\u00e9" * 23 + ".abcdef." + "Z" * 30 + " %4\u00e9 \\u00\u00e9 &#\u00e9;",
-    # lone surrogates, DEL and NUL (DEL is also the byte the scan writes for non-ASCII characters)
-    "ghp_" + "a1B2" * 9 + "\ud800 password=hunter22\x7f --\udfffsecret=abc12345 \x00sk-\x7f" + "Q1w2" * 6,
+    # DEL and NUL (DEL is also the byte the scan writes for non-ASCII characters)
+    "ghp_" + "a1B2" * 9 + " password=hunter22\x7f --\x7fsecret=abc12345 \x00sk-\x7f" + "Q1w2" * 6,
 ]
 
 
@@ -505,3 +505,20 @@ def test_database_build_failure_falls_back_to_python(monkeypatch: pytest.MonkeyP
         engine._hs_index.cache_clear()
         engine.HYPERSCAN_ERROR = None
     assert engine._hs_index() is not None or hyperscan_module() is None
+
+
+@pytest.mark.parametrize("path", sorted(_ANCHOR_PATHS))
+def test_lone_surrogates(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text that cannot be UTF-8 encoded (lone surrogates) is scanned like any other."""
+    texts = [
+        "ghp_" + "a1B2" * 9 + "\ud800 password=hunter22 --\udfffsecret=abc12345 sk-\ud800" + "Q1w2" * 6,
+        "\udfff" * 40 + "sk-ant-api03-" + "Q1" * 20 + "\ud800https://u:p\ud800w@h",
+    ]
+    for text in texts:
+        for known in ({}, KNOWN):
+            reference = _reference_spans(text, known, monkeypatch)
+            assert reference
+            with monkeypatch.context() as m:
+                for name, value in _ANCHOR_PATHS[path].items():
+                    m.setattr(engine, name, value)
+                assert engine.find_spans(text, known) == reference
