@@ -69,6 +69,9 @@ def run(calls: int = 600) -> list[dict[str, Any]]:
         paths = [str(home / f"personalities/default/data/page{i}.txt") for i in range(FILES)]
         with Engine.from_home(home) as engine:
             session = engine.session("default")
+            from ethos_core.injection import classifier
+
+            classifier.warm_up(block=True)  # steady state: tier-1's hyperscan database is compiled
             tool = engine.tools.get("read_file")
             assert tool is not None
             for i in range(20):  # warm caches
@@ -157,6 +160,9 @@ def _idle_gateway_rss(root: Path) -> dict[str, Any]:
         "CliRunner().invoke(cli, ['--home', home, 'init'])\n"
         "e = Engine.from_home(home)\n"
         "sessions = [e.session('default', bot=f'bot{i}', session_id=f'bot{i}:chat') for i in range(3)]\n"
+        # Idle means settled: the background compile of tier-1's database has finished.
+        "from ethos_core.injection import classifier\n"
+        "classifier.warm_up(block=True)\n"
         # VmRSS of this process now: ru_maxrss would carry over the forking parent's peak (execve keeps it)
         "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:'))\n"
         "print(json.dumps({'rss_kb': rss}))\n"

@@ -188,6 +188,11 @@ class Engine:
         from ethos_core import __version__
 
         engine._tighten_store_modes()
+        # Tier-1's hyperscan database compiles in the background from now on, so the first
+        # untrusted content meets it ready (until then the pure-Python engine answers).
+        from ethos_core.injection import classifier as _tier1
+
+        _tier1.warm_up()
         if record_startup:
             engine.emit(startup_event(version=__version__, personalities=sorted(home.personalities),
                                       plugins=engine.plugin_names(),

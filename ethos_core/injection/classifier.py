@@ -53,6 +53,7 @@ from ethos_core.injection import rules
 from ethos_core.injection.markers import count_marker_like, count_marker_like_reference
 from ethos_core.injection.normalize import fold, fold_reference
 from ethos_core.injection.sanitize import scan_counts, scan_counts_reference
+from ethos_core.memory import release_freed_memory
 
 MAX_SEGMENTS = 48  # decoded segments examined per call (all depths)
 MAX_SEGMENT_CHARS = 65_536  # encoded characters taken from one segment
@@ -452,8 +453,9 @@ def _scan_phrases_python(folded: str, where: str, found: dict[str, Tier1Match]) 
 # start), plus some where none does. Each such (start, rule) is then confirmed in text order
 # with the rule's own regex and the same word/mention checks, so the first accepted start per
 # signal is the one :func:`_scan_phrases_python` finds; text with no prefilter hit costs one
-# scan. The database compiles in a background thread started at import (the compiler releases
-# the GIL); the first scan waits for it. Without the ``hyperscan`` package, or with
+# scan. The database compiles in a background thread (the compiler releases
+# the GIL) when first needed or at engine start (:func:`warm_up`); until it is ready the
+# pure-Python path answers (same verdicts). Without the ``hyperscan`` package, or with
 # ``ETHOS_TIER1_ENGINE=python``, the pure-Python path runs instead.
 try:
     _hyperscan: Any = importlib.import_module("hyperscan")
@@ -509,16 +511,23 @@ class _PrefilterDatabase:
             self._db = self._build()
         except Exception as exc:  # noqa: BLE001 - the Python path gives the same verdicts
             self._error = exc
+        finally:
+            release_freed_memory()  # the compiler's working memory (~20 MB) is freed by now
 
-    def get(self) -> tuple[Any, Any] | None:
-        """The database (compiling it if needed) and this thread's scratch space; None when it
-        cannot be built (the caller then takes the pure-Python path: same verdicts)."""
+    def get(self, block: bool | None = None) -> tuple[Any, Any] | None:
+        """The database and this thread's scratch space; None when it cannot be built or, unless
+        ``block`` (default :data:`BLOCK_ON_COMPILE`), is still compiling — the caller then
+        takes the pure-Python path, which gives the same verdicts. The first call starts the
+        compile, so a process that never classifies never pays for it."""
         ready = getattr(self._local, "ready", None)
         if ready is not None:
             return ready  # type: ignore[no-any-return]
         self.start()
         if self._thread is None:
             return None
+        if self._db is None and self._error is None and self._thread.is_alive():
+            if not (BLOCK_ON_COMPILE if block is None else block):
+                return None
         self._thread.join()
         if self._db is None and self._error is None:  # e.g. forked while the thread compiled
             with self._lock:
@@ -530,9 +539,24 @@ class _PrefilterDatabase:
         return ready
 
 
+# Whether a classification waits for the database still compiling (tests and benchmarks that
+# must exercise the hyperscan engine set it) instead of using the pure-Python path meanwhile.
+BLOCK_ON_COMPILE = False
+
 _PREFILTER_DB = _PrefilterDatabase()
-if ENGINE == "hyperscan":
+
+
+def warm_up(block: bool = False) -> bool:
+    """Start compiling the hyperscan databases now (the engine calls this at startup, so the
+    first untrusted content meets a ready database); with ``block``, wait for them. Returns
+    whether the hyperscan engine is ready."""
+    if ENGINE != "hyperscan":
+        return False
     _PREFILTER_DB.start()
+    _RUN_GUARDS.start()
+    if not block:
+        return False
+    return _PREFILTER_DB.get(block=True) is not None and _RUN_GUARDS.get(block=True) is not None
 
 
 def _char_offsets(raw: bytes, byte_offsets: list[int]) -> list[int]:
