@@ -1,13 +1,15 @@
 """Benchmark: the safety cost of one tool-call round trip through all stages (issue #12).
 
-Same run, same local file tool (``read_file`` of a distinct 4 KB file in the personality's data
-directory, a new turn every three calls):
+Same run, same local file tool (``read_file`` of a distinct 4 KB file of ordinary text — prose, config,
+log lines — in the personality's data directory, a new turn every three calls), engine and plain calls in alternating blocks of 50
+(the audit writer commits in the background; each engine block ends with a flush):
 - ``engine``: ``Session.run_tool`` — stages ⑥–⑫ (toolset, hardline, risk, fs boundary, watcher,
   approval), the race-free scoped read, the watcher events, then ⑬–⑮ (redaction, tier-1
   classification and wrapping of the file's content — a file the agent did not write is
   untrusted — and the audit write to a real observability.db);
 - ``bypass``: the same loop with the engine bypassed: the tool's logic on a plain ``open()``;
-- ``safety_cost``: engine p50 − bypass p50. Goal: ≤ 300 µs.
+- ``safety_cost``: engine p50 − bypass p50. Goal: ≤ 300 µs. ``safety_cost_mean`` adds the
+  waits for the audit writer and uses means.
 The ``phase.*`` rows split one call the way an integrator drives it (``before_tool``, the handler
 on the scoped storage, ``after_tool``) to show where the cost sits. Also: RSS of an idle engine
 with three bots (goal < 80 MB).
@@ -33,13 +35,40 @@ def _home(root: Path) -> Path:
     (home / "personalities/default/toolset.yaml").write_text("- read_file\n", encoding="utf-8")
     # An agent doing real work: distinct files, and a global rate limit sized for a benchmark.
     for i in range(FILES):
-        (home / f"personalities/default/data/page{i}.txt").write_text("x" * 4096, encoding="utf-8")
+        (home / f"personalities/default/data/page{i}.txt").write_text(_page(i), encoding="utf-8")
     config = (home / "config.yaml").read_text(encoding="utf-8")
     (home / "config.yaml").write_text(config + "watcher:\n  maxToolCallsPerMinute: 1000000\n", encoding="utf-8")
     return home
 
 
 FILES = 400
+
+_WORDS = ("the build report shows that the service handled more requests this week and the team fixed two "
+          "regressions in the parser while the release notes list new options for the command line tool "
+          "customers asked about pricing limits and the migration guide explains each step").split()
+
+
+def _page(seed: int) -> str:
+    """About 4 KB of ordinary working text (prose, a config fragment, a stack of log lines):
+    what a file tool returns, not a degenerate run of one character."""
+    import random
+
+    rnd = random.Random(seed)
+    lines: list[str] = []
+    size = 0
+    while size < 4096:
+        kind = rnd.random()
+        if kind < 0.6:
+            words = [rnd.choice(_WORDS) for _ in range(rnd.randint(8, 18))]
+            line = " ".join(words).capitalize() + "."
+        elif kind < 0.8:
+            line = f"{rnd.choice(_WORDS)}_{rnd.choice(_WORDS)}: {rnd.randint(1, 9000)}  # {rnd.choice(_WORDS)}"
+        else:
+            line = (f"2026-11-{rnd.randint(1, 28):02d}T10:{rnd.randint(0, 59):02d}:00Z INFO "
+                    f"{rnd.choice(_WORDS)} took {rnd.randint(1, 999)} ms")
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)[:4096]
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -80,39 +109,44 @@ def run(calls: int = 600) -> list[dict[str, Any]]:
                 _plain_read_file(warm.args)
             engine_us: list[float] = []
             bypass_us: list[float] = []
+            flush_us = 0.0
             phases: dict[str, list[float]] = {"before_tool": [], "handler": [], "after_tool": []}
             clock = time.perf_counter
-            for i in range(calls):
+            store = engine.runtime.services["audit"]
+            block = 50
+            # Engine calls and plain calls run in alternating blocks, so the audit writer's work
+            # (it commits in the background) is never timed inside a plain call; after each
+            # engine block the store is flushed and that wait is counted too (mean row).
+            for start in range(0, calls, block):
+                for i in range(start, min(calls, start + block)):
+                    if i % 3 == 0:
+                        session.new_turn()
+                    call = ToolCall("read_file", {"path": paths[i % FILES]}, call_id=f"c{i}")
+                    t0 = clock()
+                    outcome = session.run_tool(call)
+                    engine_us.append((clock() - t0) * 1e6)
+                    if not outcome.result.ok:
+                        raise RuntimeError(f"benchmark call was refused: {outcome.result.error}")
+                t0 = clock()
+                store.flush()
+                flush_us += (clock() - t0) * 1e6
+                for i in range(start, min(calls, start + block)):
+                    args = {"path": paths[i % FILES]}
+                    t0 = clock()
+                    _plain_read_file(args)
+                    bypass_us.append((clock() - t0) * 1e6)
+            from ethos_core.types import ToolResult
+
+            for i in range(calls // 3):
+                # A call driven phase by phase, as an integrator's own loop does.
                 if i % 3 == 0:
                     session.new_turn()
-                call = ToolCall("read_file", {"path": paths[i % FILES]}, call_id=f"c{i}")
-                # Alternate which one runs first so neither always meets a warm cache.
-                if i % 2:
-                    t0 = clock()
-                    outcome = session.run_tool(call)
-                    t1 = clock()
-                    _plain_read_file(call.args)
-                    t2 = clock()
-                    engine_us.append((t1 - t0) * 1e6)
-                    bypass_us.append((t2 - t1) * 1e6)
-                else:
-                    t0 = clock()
-                    _plain_read_file(call.args)
-                    t1 = clock()
-                    outcome = session.run_tool(call)
-                    t2 = clock()
-                    bypass_us.append((t1 - t0) * 1e6)
-                    engine_us.append((t2 - t1) * 1e6)
-                if not outcome.result.ok:
-                    raise RuntimeError(f"benchmark call was refused: {outcome.result.error}")
-                # The same call driven phase by phase, as an integrator's own loop does.
+                call = ToolCall("read_file", {"path": paths[(i + 7) % FILES]}, call_id=f"p{i}")
                 t0 = clock()
                 decision = session.before_tool(call)
                 t1 = clock()
                 content = tool.handler(call, session)
                 t2 = clock()
-                from ethos_core.types import ToolResult
-
                 session.after_tool(call, ToolResult(call_id=call.call_id, tool=call.name, ok=True,
                                                     content=str(content), source="file", trusted=False))
                 t3 = clock()
@@ -121,6 +155,8 @@ def run(calls: int = 600) -> list[dict[str, Any]]:
                 phases["before_tool"].append((t1 - t0) * 1e6)
                 phases["handler"].append((t2 - t1) * 1e6)
                 phases["after_tool"].append((t3 - t2) * 1e6)
+                if i % block == block - 1:
+                    store.flush()
             e50, e99 = _percentiles(engine_us)
             b50, b99 = _percentiles(bypass_us)
             rows.append({"name": "turn_overhead.engine", "workload": f"{calls} read_file calls through ⑥–⑮",
@@ -132,6 +168,10 @@ def run(calls: int = 600) -> list[dict[str, Any]]:
             rows.append({"name": "turn_overhead.safety_cost", "workload": "engine p50 - bypass p50", "rate": None,
                          "unit": "", "p50_us": overhead, "p99_us": None, "ratio": None,
                          "note": "goal ≤ 300 µs p50: " + ("met" if overhead <= 300 else "NOT met")})
+            mean_cost = (sum(engine_us) + flush_us) / len(engine_us) - statistics.fmean(bypass_us)
+            rows.append({"name": "turn_overhead.safety_cost_mean", "workload": "mean, audit commits included",
+                         "rate": None, "unit": "", "p50_us": mean_cost, "p99_us": None, "ratio": None,
+                         "note": "(engine calls + waits for the audit writer) / calls - plain mean"})
             notes = {"before_tool": "stages ⑥–⑫", "handler": "scoped (race-free) read, stage ⑨ reused",
                      "after_tool": "⑬ redaction, ⑭ tier-1 + wrapping, ⑮ audit enqueue"}
             for name, samples in phases.items():
