@@ -364,13 +364,17 @@ def _try_rules(
         m = gated if gated is not None and rule.pattern is gate else rule.pattern.match(folded, start)
         if m is None:
             continue
-        if signal in rules.MENTION_SENSITIVE:
-            quoted = mention.get(start)
-            if quoted is None:
-                quoted = mention[start] = _is_mention(folded, start)
-            if quoted:
-                continue
+        if signal in rules.MENTION_SENSITIVE and _quoted_at(folded, start, mention):
+            continue
         best[signal] = (start, order, m)
+
+
+def _quoted_at(folded: str, start: int, mention: dict[int, bool]) -> bool:
+    """:func:`_is_mention` at ``start``, computed once per position (``mention`` is the memo)."""
+    quoted = mention.get(start)
+    if quoted is None:
+        quoted = mention[start] = _is_mention(folded, start)
+    return quoted
 
 
 def _record(best: dict[str, tuple[int, int, re.Match[str]]], where: str, found: dict[str, Tier1Match]) -> None:
@@ -616,12 +620,8 @@ def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match
         m = rule.pattern.match(folded, start)
         if m is None:
             continue
-        if signal in rules.MENTION_SENSITIVE:
-            quoted = mention.get(start)
-            if quoted is None:
-                quoted = mention[start] = _is_mention(folded, start)
-            if quoted:
-                continue
+        if signal in rules.MENTION_SENSITIVE and _quoted_at(folded, start, mention):
+            continue
         best[signal] = (start, order, m)
     _record(best, where, found)
 
