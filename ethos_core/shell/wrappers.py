@@ -4,7 +4,7 @@ Invariant: for every argv, :func:`peel` returns each *other* thing that argv wil
 the command behind a wrapper (``sudo``, ``env``, ``timeout``, ``xargs``, ``find -exec`` …), a
 shell script passed as a string (``sh -c``, ``eval``, ``su -c``, ``watch``, ``ssh host CMD``,
 exec-capable flags such as ``sort --compress-program``, ``tar --to-command``,
-``git -c core.sshCommand``), a script read from stdin (``sh`` with no operand), or inline
+``git -c core.sshCommand``, GNU ``sed``'s ``e`` command and ``s///e`` flag, GNU ``parallel``), a script read from stdin (``sh`` with no operand), or inline
 interpreter code (``python -c``, ``perl -e``, ``node -e``, ``ruby -e``, ``awk``). The analyser
 judges each of those again, recursively and with a depth bound.
 
@@ -621,6 +621,10 @@ def peel(argv: tuple[str, ...]) -> list[Exec]:
         values = option_value(args, short="c") + [a[1:] for a in args if a.startswith("+") and len(a) > 1]
         return [ScriptExec(v.lstrip(":").lstrip("!"), via=f"{name} -c", exec_flag=True)
                 for v in values if v.lstrip(":").startswith("!")]
+    if name in ("sed", "gsed"):
+        return _sed(args)
+    if name == "parallel":
+        return _parallel(argv)
     if name in ("less", "more", "man"):
         values = option_value(args, short="P") if name == "man" else []
         return [ScriptExec(v, via="man -P", exec_flag=True) for v in values]
@@ -726,3 +730,87 @@ def _awk(argv: tuple[str, ...]) -> list[Exec]:
     if i < len(args):
         return [CodeExec("awk", args[i], via=basename(argv[0]))]
     return []
+
+
+# GNU sed's ``e`` command runs a shell command (``1e rm -rf /``: the rest of the line) and a bare
+# ``e``, like the ``e`` flag of ``s///e``, runs the pattern space. Addresses, ``!`` and grouping
+# can precede it in many spellings, so any ``e`` that stands alone (not inside a word, followed by
+# a blank, ``;``, ``}`` or the end of a line) is taken for the command: an over-approximation that
+# only costs an approval on the rare script holding a lone ``e`` inside a regex.
+_SED_E = re.compile(r"(?<![A-Za-z_\\])e(?=[ \t]|[;}\n]|$)([^\n]*)")
+DYNAMIC = "\ue000"  # analyze.DYN: text known only at run time
+
+
+def _sed_scripts(args: tuple[str, ...]) -> list[str]:
+    """The script texts of a sed command line (``-e``/``--expression`` values, else the first
+    operand); ``-f`` files cannot be read here."""
+    scripts = option_value(args, short="e", long="expression")
+    if scripts:
+        return scripts
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in ("-f", "--file") or arg.startswith("--file=") or (arg.startswith("-f") and len(arg) > 2):
+            return []
+        if arg in ("-l", "--line-length"):
+            i += 2
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            i += 1
+            continue
+        break
+    return [args[i]] if i < len(args) else []
+
+
+def _sed(args: tuple[str, ...]) -> list[Exec]:
+    if "--sandbox" in args:
+        return []  # GNU sed refuses e, r and w in sandbox mode
+    out: list[Exec] = []
+    for script in _sed_scripts(args):
+        for m in _SED_E.finditer(script):
+            command = m.group(1).strip()
+            if not command or command[0] in ";}":
+                out.append(ScriptExec(DYNAMIC, via="sed e", exec_flag=True))  # runs the pattern space
+            else:
+                out.append(ScriptExec(command, via="sed e", exec_flag=True))
+            if len(out) >= 16:
+                break
+    return out
+
+
+def _parallel(argv: tuple[str, ...]) -> list[Exec]:
+    """GNU parallel runs ``command arg`` through a shell for each argument after ``:::`` (or
+    each argument as a command when no command is given); arguments from ``::::`` files or
+    stdin are unknown here."""
+    i = skip_options(argv, 1, "jSadIEPnNsLXmCe", frozenset({"jobs", "sshlogin", "arg-file", "delimiter", "colsep",
+                                                         "timeout", "joblog", "results", "workdir", "env", "basefile",
+                                                         "transfer-file", "return", "max-args", "max-replace-args",
+                                                         "load", "memfree", "tmpdir", "tagstring", "replace"}))
+    rest = list(argv[i:])
+    command: list[str] = []
+    while rest and rest[0] not in (":::", "::::", ":::+", "::::+"):
+        command.append(rest.pop(0))
+    values: list[str] = []
+    unknown = not rest
+    while rest:
+        sep = rest.pop(0)
+        group: list[str] = []
+        while rest and rest[0] not in (":::", "::::", ":::+", "::::+"):
+            group.append(rest.pop(0))
+        if sep.startswith("::::"):
+            unknown = True
+        else:
+            values.extend(group)
+    values = values[:64] + ([DYNAMIC] if unknown else [])
+    out: list[Exec] = []
+    for value in values:
+        if not command:
+            out.append(ScriptExec(value, via="parallel"))
+        elif any("{" in part for part in command):
+            out.append(ScriptExec(" ".join(part.replace("{}", value) for part in command), via="parallel"))
+        else:
+            out.append(ScriptExec(" ".join([*command, value]), via="parallel"))
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.shell.helpers import denied_by, hardline
+from tests.shell.helpers import denied_by, hardline, risk
 
 
 def _all_denied(commands: list[str], rule: str) -> None:
@@ -263,3 +263,29 @@ def test_script_assigned_ifs_splits_expansions() -> None:
     assert denied_by("IFS=$(cat sep); c=rm,-rf,/; $c", "shell.unparseable")
     # Text that merely contains the IFS characters is not affected.
     assert hardline("IFS=,; echo a,b").rule == "hardline.none"
+
+
+def test_sed_execute_command() -> None:
+    # GNU sed's e command runs the rest of its line through a shell, after any address form.
+    _all_denied(
+        ["sed -n '1e rm -rf /' /etc/hosts", "sed '$e rm -rf ~' f", "sed '1,3e rm -rf /' f", "sed '/re;x/e rm -rf /' f",
+         "sed -n '$!{e rm -rf /\n}' f", "sed -e 's/a/b/' -e '1 e rm -rf /' f", "sed --expression='0~2e rm -rf /' f",
+         "gsed -E '1e rm -rf /' f", "sed -i.bak '1e rm -rf /' f"],
+        "hardline.rm_root",
+    )
+    # A bare e, or the e flag of s, runs the edited text: a command that cannot be inspected.
+    for command in ("sed 's/x/rm -rf \\//e' f", "sed -n 'e' f"):
+        assert hardline(command).rule == "hardline.none"
+        assert risk(command).rule == "risk.obfuscation", command
+    # --sandbox refuses e; ordinary editing is untouched.
+    for command in ("sed --sandbox '1e rm -rf /' f", "sed -i 's/foo/bar/g' f.txt", "sed -n '5,10p' f",
+                    "sed 's/one two/three/' f", "sed '/^#/d' f"):
+        assert hardline(command).rule == "hardline.none" and risk(command).rule == "risk.low", command
+
+
+def test_gnu_parallel() -> None:
+    _all_denied(["parallel rm -rf ::: /", "parallel ::: 'rm -rf /' ls", "parallel -j4 rm -rf {} ::: / /tmp",
+                 "parallel --jobs 2 rm -rf ::: a ::: /"],
+                "hardline.rm_root")
+    assert risk("cat list | parallel rm").rule == "risk.obfuscation"  # arguments known only at run time
+    assert hardline("parallel echo {} ::: a b").rule == "hardline.none"
