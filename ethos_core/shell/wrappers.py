@@ -4,7 +4,8 @@ Invariant: for every argv, :func:`peel` returns each *other* thing that argv wil
 the command behind a wrapper (``sudo``, ``env``, ``timeout``, ``xargs``, ``find -exec`` …), a
 shell script passed as a string (``sh -c``, ``eval``, ``su -c``, ``watch``, ``ssh host CMD``,
 exec-capable flags such as ``sort --compress-program``, ``tar --to-command``,
-``git -c core.sshCommand``, GNU ``sed``'s ``e`` command and ``s///e`` flag, GNU ``parallel``), a script read from stdin (``sh`` with no operand), or inline
+``git -c core.sshCommand``, GNU ``sed``'s ``e`` command and ``s///e`` flag, GNU ``parallel``,
+``trap`` actions, ``coproc``), a script read from stdin (``sh`` with no operand), or inline
 interpreter code (``python -c``, ``perl -e``, ``node -e``, ``ruby -e``, ``awk``). The analyser
 judges each of those again, recursively and with a depth bound.
 
@@ -621,6 +622,14 @@ def peel(argv: tuple[str, ...]) -> list[Exec]:
         values = option_value(args, short="c") + [a[1:] for a in args if a.startswith("+") and len(a) > 1]
         return [ScriptExec(v.lstrip(":").lstrip("!"), via=f"{name} -c", exec_flag=True)
                 for v in values if v.lstrip(":").startswith("!")]
+    if name == "trap":
+        # trap ACTION SIGNAL…: ACTION is a script the shell runs later (on exit, a signal, ERR).
+        ops = [a for a in args if a != "--"]
+        if ops and ops[0] not in ("-p", "-l", "-P") and len(ops) > 1 and ops[0] not in ("-", ""):
+            return [ScriptExec(ops[0], via="trap")]
+        return []
+    if name == "coproc":
+        return [ArgvExec(args, via="coproc")] if args else []
     if name in ("sed", "gsed"):
         return _sed(args)
     if name == "parallel":

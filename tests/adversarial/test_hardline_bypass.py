@@ -289,3 +289,11 @@ def test_gnu_parallel() -> None:
                 "hardline.rm_root")
     assert risk("cat list | parallel rm").rule == "risk.obfuscation"  # arguments known only at run time
     assert hardline("parallel echo {} ::: a b").rule == "hardline.none"
+
+
+def test_trap_actions_and_coprocesses() -> None:
+    # A trap's action is a script the shell runs later; coproc runs its command in the background.
+    _all_denied(["trap 'rm -rf /' EXIT", "trap -- 'rm -rf /' INT TERM", "trap 'rm -rf ~' ERR; false",
+                 "coproc rm -rf /", "coproc nice rm -rf /"], "hardline.rm_root")
+    for command in ("trap - EXIT", "trap -p", "trap 'rm -f \"$tmp\"' EXIT", "coproc cat"):
+        assert hardline(command).rule == "hardline.none", command
