@@ -353,8 +353,7 @@ class Engine:
             text = bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
             return collect(text)
 
-        fields = ("code", "rule", "source", "stage", "verdict", "personality", "session")
-        field_slots = {f: collect(getattr(event, f)) for f in fields if isinstance(getattr(event, f), str)}
+        field_slots = {f: collect(getattr(event, f)) for f in _EVENT_TEXT_FIELDS if isinstance(getattr(event, f), str)}
         data_shape = collect(thaw(event.data))
         redacted = self._redact_many(strings)
 
