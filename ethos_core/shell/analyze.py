@@ -289,9 +289,18 @@ class _Analyser:
         name_node = node.child_by_field_name("name")
         value_node = node.child_by_field_name("value")
         name = _text(name_node) if name_node else ""
-        value = "".join(self.word(value_node, env, quoted=True)) if value_node is not None else ""
-        if name.endswith("]"):  # array element
+        if value_node is not None and value_node.type == "array":
+            # An array holds its elements as separate fields ("${a[@]}" expands to them all).
+            fields = [f for child in value_node.named_children for f in self.word_fields(child, env)]
+            value = _SPLIT.join(fields)
+        else:
+            value = "".join(self.word(value_node, env, quoted=True)) if value_node is not None else ""
+        if name.endswith("]"):  # one element changed: the array's contents are no longer known
+            env.vars[name.split("[", 1)[0]] = DYN
             return None
+        if any(child.type == "+=" for child in node.children):  # append
+            before = env.vars.get(name, DYN)
+            value = before + (_SPLIT if value_node is not None and value_node.type == "array" else "") + value
         env.vars[name] = value
         self._exec_env(name, value, env)
         return name, value
@@ -825,6 +834,11 @@ class _Analyser:
             return DYN
         if name == "IFS" and not prefix:
             return " " if quoted else _SPLIT
+        if not prefix and rest in ("[@]", "[*]", "[0]") and name in env.vars:
+            elements = env.vars[name]
+            if rest == "[0]":
+                return elements.split(_SPLIT, 1)[0]
+            return elements if quoted or _SPLIT in elements else self._split_unquoted(elements, env)
         known = name in env.vars or name in ("HOME",) or (name == "PWD" and env.cwd is not None)
         if not known and _SECRET_NAME.search(name):
             self.signal("secret_var", f"${{{name}}}", env)

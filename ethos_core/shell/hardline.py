@@ -27,8 +27,8 @@ a finding for each of:
 
 What it does not cover: destruction a program performs from files it reads (a Makefile,
 a script on disk); commands whose program name is only known at run time are judged as if
-they were ``rm``/``chmod``/``kill`` (the dangerous reading) and otherwise left to the risk
-classifier's obfuscation rule.
+they were ``rm``/``chmod``/``kill``/``dd``, or ``mkfs`` when an operand is a device (the dangerous
+reading), and otherwise left to the risk classifier's obfuscation rule.
 """
 
 from __future__ import annotations
@@ -256,7 +256,9 @@ def check_command(cmd: SimpleCommand, home: str, ethos_home: str | None) -> Find
     if DYN in name:  # judge the dangerous reading of an unknown program name
         names = ["rm", "chmod", "chown", "kill", "dd", "mkfs"]
     for candidate in names:
-        if _MKFS.match(candidate) and (candidate == name or DYN in name):
+        # An unknown program read as mkfs is dangerous only with a device operand; anything else
+        # about it is the risk classifier's (obfuscation: the program is computed at run time).
+        if _MKFS.match(candidate) and (candidate == name or any(a.startswith("/dev/") for a in cmd.argv[1:])):
             return Finding("hardline.mkfs", f"{candidate} creates a filesystem (destroys what was there)")
         for check in (_check_rm, _check_chmod):
             finding = check(cmd, candidate, home)

@@ -297,3 +297,21 @@ def test_trap_actions_and_coprocesses() -> None:
                  "coproc rm -rf /", "coproc nice rm -rf /"], "hardline.rm_root")
     for command in ("trap - EXIT", "trap -p", "trap 'rm -f \"$tmp\"' EXIT", "coproc cat"):
         assert hardline(command).rule == "hardline.none", command
+
+
+def test_arrays_expand_to_their_elements() -> None:
+    _all_denied(["a=(rm -rf /); \"${a[@]}\"", "a=(rm -rf /); ${a[*]}", "a=(rm -rf ~); $a", "args=(-rf /); rm \"${args[@]}\"",
+                 "a=(rm); a+=(-rf /); \"${a[@]}\"", "declare -a a=(rm -rf /); \"${a[@]}\""], "hardline.rm_root")
+    assert hardline("a=(ls -l); a+=(-a); \"${a[@]}\"").rule == "hardline.none"
+    # Element assignments make the contents unknown: the program is computed at run time.
+    assert risk("a=(ls); a[0]=rm; a[1]=-rf; a[2]=/; \"${a[@]}\"").rule == "risk.obfuscation"
+
+
+def test_unknown_program_names_get_their_own_reason() -> None:
+    # A program name known only at run time is judged by its dangerous readings (rm, chmod, kill,
+    # dd, mkfs on a device); otherwise it asks a human (risk.obfuscation), never a made-up rule.
+    assert denied_by("$CMD -rf /", "hardline.rm_root")
+    assert denied_by("$CMD /dev/sda", "hardline.mkfs")
+    for command in ("$CMD", "$EDITOR notes.txt", "\"$PY\" -m pip list"):
+        assert hardline(command).rule == "hardline.none", command
+        assert risk(command).rule == "risk.obfuscation", command
