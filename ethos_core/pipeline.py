@@ -179,9 +179,7 @@ class Pipeline:
                 f"{res.plugin} returned {type(value).__name__}, not a Decision; failing closed",
                 source=res.plugin,
             )
-        if value.stage is stage and value.source == res.plugin:
-            return value  # already stamped (frozen): no copy
-        return attrs.evolve(value, stage=stage, source=res.plugin)
+        return self._stamped(value, stage, res.plugin)
 
     # --- ①–③ channel -----------------------------------------------------------------------
 
