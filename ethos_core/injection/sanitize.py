@@ -83,6 +83,11 @@ def strip_invisible(text: str) -> tuple[str, dict[str, int]]:
     """Remove invisible characters; returns the text and per-class counts."""
     if text.isascii() or _ANY_INVISIBLE_RE.search(text) is None:  # every class is non-ASCII
         return text, dict.fromkeys(_INVISIBLE_KEYS, 0)
+    return _remove_each_class(text)
+
+
+def _remove_each_class(text: str) -> tuple[str, dict[str, int]]:
+    """Every invisible class removed and counted, one pass per class (no shortcut)."""
     counts: dict[str, int] = {}
     for key, pattern in (
         ("zero_width", _ZERO_WIDTH_RE),
@@ -122,15 +127,7 @@ def sanitize(text: str) -> tuple[str, dict[str, int]]:
 
 def sanitize_reference(text: str) -> tuple[str, dict[str, int]]:
     """:func:`sanitize` without the shortcuts (whole-text passes); tests check the two agree."""
-    counts: dict[str, int] = {}
-    for key, pattern in (
-        ("zero_width", _ZERO_WIDTH_RE),
-        ("bidi_controls", _BIDI_RE),
-        ("unicode_tags", _TAGS_RE),
-        ("other_invisible", _OTHER_INVISIBLE_RE),
-    ):
-        text, n = pattern.subn("", text)
-        counts[key] = n
+    text, counts = _remove_each_class(text)
     probe = skeleton(text)
     text, n_tokens = _replace_spans(text, _TEMPLATE_RE, probe, TEMPLATE_PLACEHOLDER)
     if n_tokens:
