@@ -24,6 +24,7 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 
 from ethos_core.fs.floor import floor_matcher, is_env_file
+from ethos_core.fs.openat2 import OPENAT2
 from ethos_core.stages import Stage
 from ethos_core.types import Decision
 
@@ -116,6 +117,9 @@ def normalize(path: object, *, home: str, base: str) -> str:
     return norm
 
 
+_SPECIAL_PARTS = frozenset({"", ".", ".."})  # components the walk below treats specially
+
+
 def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None) -> Parts:
     """Follow every symlink in the normalised absolute path ``parts`` (like ``realpath``).
 
@@ -126,7 +130,11 @@ def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None) ->
     :data:`MAX_SYMLINK_HOPS`.
     This is the *judgment* resolver (``lstat``/``readlink`` on paths); opens use the
     descriptor walk in :mod:`ethos_core.fs.scoped` instead.
+    Fast path: a path whose every component exists and none is a symlink (one ``openat2``
+    call tells) resolves to itself — the same answer the walk below gives it.
     """
+    if parts and OPENAT2.available and _SPECIAL_PARTS.isdisjoint(parts) and OPENAT2.has_no_symlinks(join_abs(parts)):
+        return tuple(parts)
     resolved: list[str] = []
     pending = list(reversed(parts))
     hops = 0

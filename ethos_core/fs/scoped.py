@@ -27,14 +27,12 @@ are not fsync'ed.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fnmatch
 import io
 import os
 import secrets as _secrets
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +42,7 @@ import attrs
 
 from ethos_core.errors import BoundaryError
 from ethos_core.fs.floor import floor_literal_paths
+from ethos_core.fs.openat2 import OPENAT2
 from ethos_core.fs.paths import (
     MAX_SYMLINK_HOPS,
     FsPolicy,
@@ -73,71 +72,6 @@ DEFAULT_MAX_READ = 64 * 1024 * 1024
 Judge = Callable[[PathAccess], Decision]
 Emit = Callable[[AuditEvent], None]
 OnApprove = Callable[[Decision], bool]
-
-
-# --- openat2 fast path ---------------------------------------------------------------------
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_SYS_OPENAT2 = 437  # same number on every Linux architecture
-_AT_FDCWD = -100
-_RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_NO_SYMLINKS = 0x04
-
-
-class _Openat2:
-    """``openat2(AT_FDCWD, path, {flags, RESOLVE_NO_SYMLINKS})`` via libc ``syscall``; off when missing."""
-
-    def __init__(self) -> None:
-        self.available = False
-        self._syscall: Any = None
-        if not sys.platform.startswith("linux"):
-            return
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            self._syscall = libc.syscall
-            self._syscall.restype = ctypes.c_long
-            fd = self._call(b"/", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-        except (OSError, AttributeError):
-            return
-        os.close(fd)
-        self.available = True
-
-    def _call(self, path: bytes, flags: int) -> int:
-        how = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
-        fd = int(
-            self._syscall(
-                ctypes.c_long(_SYS_OPENAT2),
-                ctypes.c_int(_AT_FDCWD),
-                ctypes.c_char_p(path),
-                ctypes.byref(how),
-                ctypes.c_size_t(ctypes.sizeof(how)),
-            )
-        )
-        if fd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        return fd
-
-    def open(self, path: str, flags: int) -> int | None:
-        """A descriptor, or None when the fast path cannot answer (symlink met, unsupported)."""
-        if not self.available:
-            return None
-        try:
-            return self._call(path.encode("utf-8", "surrogateescape"), flags | _O_CLOEXEC)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
-                self.available = False
-                return None
-            if exc.errno in (errno.ELOOP, errno.EXDEV, errno.EPERM, errno.EAGAIN):
-                return None
-            raise
-
-
-OPENAT2 = _Openat2()
 
 
 # --- hardlink defense ----------------------------------------------------------------------
@@ -600,6 +534,8 @@ class ScopedStorage:
 
     def agent_wrote(self, path: str) -> bool:
         """True when this storage wrote ``path`` (its content is the agent's own, not outside input)."""
+        if not self._written:
+            return False  # nothing written yet: no need to resolve the path to know
         try:
             parts = split_abs(self.policy.normalize(path, "read"))
             return join_abs(resolve_parts(parts, self.policy.check_link)) in self._written
