@@ -50,8 +50,8 @@ from typing import Any
 import attrs
 
 from ethos_core.injection import rules
-from ethos_core.injection.markers import count_marker_like, count_marker_like_reference
-from ethos_core.injection.normalize import fold, fold_reference
+from ethos_core.injection.markers import MARKER_ANCHOR_SOURCES, count_marker_like, count_marker_like_reference
+from ethos_core.injection.normalize import fold_reference, fold_utf8
 from ethos_core.injection.sanitize import scan_counts, scan_counts_reference
 from ethos_core.memory import release_freed_memory
 
@@ -481,8 +481,14 @@ def default_engine(setting: str | None) -> str:
 ENGINE = default_engine(os.environ.get("ETHOS_TIER1_ENGINE"))
 
 
+# Ids from ``len(_COMPILED)`` up are the marker anchors (:data:`MARKER_ANCHOR_SOURCES`): a scan
+# without their hits proves the text holds no marker-like span, so its marker count is skipped.
+_MARKER_ANCHOR_ID = len(_COMPILED)
+
+
 def _compile_phrase_prefilters() -> Any:
-    expressions = [rules.prefilter_source(source, reverse=True) for _, source in rules.rule_sources()]
+    sources = [source for _, source in rules.rule_sources()] + list(MARKER_ANCHOR_SOURCES)
+    expressions = [rules.prefilter_source(source, reverse=True) for source in sources]
     db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
     return db
@@ -578,11 +584,14 @@ def _char_offsets(raw: bytes, byte_offsets: list[int]) -> list[int]:
     return out
 
 
-def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any]) -> list[tuple[int, int]]:
-    """Sorted (character offset, rule order) pairs holding every place a rule matches
-    (``compiled``: the database and a scratch space, :meth:`_PrefilterDatabase.get`)."""
+def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any], raw: bytes | None = None) -> list[tuple[int, int]]:
+    """Sorted (character offset, rule order) pairs holding every place a rule matches, and
+    pairs with orders from :data:`_MARKER_ANCHOR_ID` up where a marker anchor may start
+    (``compiled``: the database and a scratch space, :meth:`_PrefilterDatabase.get`; ``raw``:
+    the UTF-8 form of ``folded`` when the caller has it)."""
     db, scratch = compiled
-    raw = folded.encode("utf-8", "surrogatepass")
+    if raw is None:
+        raw = folded.encode("utf-8", "surrogatepass")
     size = len(raw)
     hits: list[tuple[int, int]] = []
     append = hits.append
@@ -598,15 +607,21 @@ def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any]) -> list[tuple[
     return hits
 
 
-def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match], compiled: tuple[Any, Any]) -> None:
+def _scan_phrases_hyperscan(
+    folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match], compiled: tuple[Any, Any]
+) -> bool:
     """:func:`_scan_phrases_python` with the candidate (start, rule) pairs from one hyperscan
-    scan of the reversed text (see the note above)."""
-    hits = _hyperscan_candidates(folded, compiled)
+    scan of the reversed text (see the note above); returns whether a marker anchor may occur."""
+    hits = _hyperscan_candidates(folded, compiled, raw)
     if not hits:
-        return
+        return False
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
+    marker_anchor = False
     for start, order in hits:
+        if order >= _MARKER_ANCHOR_ID:
+            marker_anchor = True
+            continue
         rule = _COMPILED[order]
         signal = rule.signal
         if signal in best or signal in found:  # hits come in (start, rule order) order
@@ -624,21 +639,23 @@ def _scan_phrases_hyperscan(folded: str, where: str, found: dict[str, Tier1Match
             continue
         best[signal] = (start, order, m)
     _record(best, where, found)
+    return marker_anchor
 
 
-def _scan_phrases(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
-    """The phrase scan of the selected :data:`ENGINE`."""
+def _scan_phrases(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> bool:
+    """The phrase scan of the selected :data:`ENGINE` (``raw``: the UTF-8 form of ``folded``,
+    or None); returns False only when the scan proved that no marker anchor occurs."""
     compiled = _PREFILTER_DB.get() if ENGINE == "hyperscan" else None
     if compiled is not None:
-        _scan_phrases_hyperscan(folded, where, found, compiled)
-    else:
-        _scan_phrases_python(folded, where, found)
+        return _scan_phrases_hyperscan(folded, raw, where, found, compiled)
+    _scan_phrases_python(folded, where, found)
+    return True
 
 
 _REFERENCE_PATTERNS: list[re.Pattern[str]] = []  # the rule sources as written, compiled on first use
 
 
-def _scan_phrases_reference(folded: str, where: str, found: dict[str, Tier1Match]) -> None:
+def _scan_phrases_reference(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> bool:
     """:func:`_scan_phrases` without anchors, required literals, gates or possessive gaps: every
     rule, compiled from its source as written, searched over all of ``folded`` (slow;
     :func:`classify_reference` uses it so tests can check the two agree)."""
@@ -657,6 +674,7 @@ def _scan_phrases_reference(folded: str, where: str, found: dict[str, Tier1Match
                 break
             pos = m.start() + 1
     _record(best, where, found)
+    return True
 
 
 def _printable_ratio(text: str) -> float:
@@ -866,24 +884,24 @@ def _segment_matches(kind: str, pattern: re.Pattern[str], text: str, start: int,
         yield m.group(0)
 
 
-def _decoded_segments(text: str, budget: list[int]) -> list[tuple[str, str]]:
+def _decoded_segments(text: str, encoded: bytes, budget: list[int]) -> list[tuple[str, str]]:
     """(where, decoded text) for bounded encoded segments of ``text``; ``budget`` = [segments, chars].
 
     Each decoder's regex runs only over the spans where it can match (see
     :func:`_segment_spans`); every match lies inside one span, so the matches and their order
     are those of a pass over the whole text (:func:`_decoded_segments_reference`).
     """
-    return _decode_all(text, budget, reference=False)
+    return _decode_all(text, encoded, budget, reference=False)
 
 
-def _decoded_segments_reference(text: str, budget: list[int]) -> list[tuple[str, str]]:
+def _decoded_segments_reference(text: str, encoded: bytes, budget: list[int]) -> list[tuple[str, str]]:
     """:func:`_decoded_segments` with each decoder's regex run over the whole text."""
-    return _decode_all(text, budget, reference=True)
+    return _decode_all(text, encoded, budget, reference=True)
 
 
-def _decode_all(text: str, budget: list[int], *, reference: bool) -> list[tuple[str, str]]:
+def _decode_all(text: str, encoded: bytes, budget: list[int], *, reference: bool) -> list[tuple[str, str]]:
+    """The decoded segments of ``text`` (``encoded``: its UTF-8 form, ``surrogatepass``)."""
     out: list[tuple[str, str]] = []
-    encoded = text.encode("utf-8", "surrogatepass")
     run_kinds = None if reference else _run_kinds(encoded)
     for where, kind, pattern, decoder in _DECODERS:
         spans = _whole(text) if reference else _segment_spans(kind, text, encoded, run_kinds)
@@ -911,11 +929,24 @@ def _decode_all(text: str, budget: list[int], *, reference: bool) -> list[tuple[
 class _Paths:
     """The functions one classification runs: the fast ones, or the whole-text references."""
 
-    fold: Callable[[str], str]
+    fold: Callable[[str, bytes], tuple[str, bytes]]
     scan_counts: Callable[[str, str], dict[str, int]]
     count_marker_like: Callable[[str], int]
-    scan_phrases: Callable[[str, str, dict[str, Tier1Match]], None]
-    decoded_segments: Callable[[str, list[int]], list[tuple[str, str]]]
+    scan_phrases: Callable[[str, bytes | None, str, dict[str, Tier1Match]], bool]
+    decoded_segments: Callable[[str, bytes, list[int]], list[tuple[str, str]]]
+
+
+def _fold_fast(text: str, encoded: bytes) -> tuple[str, bytes]:
+    """The folded text behind a leading line break (line-start rules anchor on it) and its
+    UTF-8 form, from ``text`` and its UTF-8 form (one encode serves every byte scan)."""
+    folded = b"\n" + fold_utf8(encoded, text.isascii())
+    return folded.decode("utf-8", "surrogatepass"), folded
+
+
+def _fold_whole(text: str, encoded: bytes) -> tuple[str, bytes]:
+    """:func:`_fold_fast` through :func:`fold_reference`."""
+    folded = "\n" + fold_reference(text)
+    return folded, folded.encode("utf-8", "surrogatepass")
 
 
 def _markers_folded(folded: str) -> int:
@@ -927,14 +958,14 @@ def _markers_folded_reference(folded: str) -> int:
 
 
 _FAST = _Paths(
-    fold=fold,
+    fold=_fold_fast,
     scan_counts=scan_counts,
     count_marker_like=_markers_folded,
     scan_phrases=_scan_phrases,
     decoded_segments=_decoded_segments,
 )
 _REFERENCE = _Paths(
-    fold=fold_reference,
+    fold=_fold_whole,
     scan_counts=scan_counts_reference,
     count_marker_like=_markers_folded_reference,
     scan_phrases=_scan_phrases_reference,
@@ -942,12 +973,15 @@ _REFERENCE = _Paths(
 )
 
 
-def _scan_decoded(text: str, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths) -> None:
-    for where, decoded in paths.decoded_segments(text, budget):
+def _scan_decoded(
+    text: str, encoded: bytes, found: dict[str, Tier1Match], budget: list[int], depth: int, paths: _Paths
+) -> None:
+    for where, decoded in paths.decoded_segments(text, encoded, budget):
         inner: dict[str, Tier1Match] = {}
-        paths.scan_phrases("\n" + paths.fold(decoded), where, inner)
+        decoded_utf8 = decoded.encode("utf-8", "surrogatepass")
+        paths.scan_phrases(*paths.fold(decoded, decoded_utf8), where, inner)
         if depth < MAX_DEPTH:
-            _scan_decoded(decoded, inner, budget, depth + 1, paths)
+            _scan_decoded(decoded, decoded_utf8, inner, budget, depth + 1, paths)
         inner.pop(rules.ENCODED, None)
         for sig, match in inner.items():
             found.setdefault(sig, attrs.evolve(match, where=where))
@@ -971,7 +1005,8 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
     if not isinstance(text, str):
         raise TypeError("classify() needs str")
     found: dict[str, Tier1Match] = {}
-    folded = "\n" + paths.fold(text)  # a leading newline lets line-start rules anchor on "\n"
+    encoded = text.encode("utf-8", "surrogatepass")
+    folded, folded_utf8 = paths.fold(text, encoded)
     counts = paths.scan_counts(text, folded)
     hidden = counts["bidi_controls"] + counts["unicode_tags"]
     if hidden or counts["zero_width"] + counts["other_invisible"] >= 3:
@@ -980,10 +1015,9 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
         found[rules.TEMPLATE_TOKEN] = Tier1Match(
             rules.TEMPLATE_TOKEN, f"{counts['template_tokens']} template tokens, {counts['role_markers']} role markers"
         )
-    if paths.count_marker_like(folded):
+    if paths.scan_phrases(folded, folded_utf8, "text", found) and paths.count_marker_like(folded):
         found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
-    paths.scan_phrases(folded, "text", found)
-    _scan_decoded(text, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)
+    _scan_decoded(text, encoded, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)
     signals = tuple(sorted(found))
     matches = tuple(found[s] for s in signals)
     return Tier1Result(flagged=bool(signals), signals=signals, matches=matches, counts=counts)

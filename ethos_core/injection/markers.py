@@ -133,6 +133,10 @@ _REACH = 100  # every marker-like span ends well within this many characters of 
 # ([\W_]) is deleted, its letters are kept, so the word shows up contiguous.
 _SPACED_ETHOS_DELETE = bytes(b for b in range(256) if b >= 0x80 or not chr(b).isalnum())
 _BRACKETS = "\u27e6\u27e7\u301a\u301b\u27ec\u27ed\u2983\u2984\u27ea\u27eb"
+# Regex sources of the anchors :func:`_marker_regions` starts from: text (folded or skeleton)
+# where none of them matches holds no marker-like span (the classifier's hyperscan scan looks
+# for them in the same pass as the phrase rules).
+MARKER_ANCHOR_SOURCES = (_spaced("ethos"), "untrusted", f"[{_BRACKETS}]")
 
 
 def _bracket_positions(probe: str) -> list[int]:

@@ -102,17 +102,75 @@ _ASCII_FOLD_TABLE = bytes(
 )  # upper case to lower case, other ASCII spaces to " ", every byte >= 0x80 unchanged
 _HIGH_TABLE = bytes(0x61 if b < 0x80 else 0x78 for b in range(256))  # ASCII -> "a", else "x"
 _STRETCH_RE = re.compile(rb"xx*+(?:a{1,8}+xx*+)*+")
-_LINE_BREAK_RUN_BYTES_RE = re.compile(rb"\n[ \n]+")  # only " " and "\n" remain by then
 _STRETCH_CACHE: dict[bytes, bytes] = {}
 _STRETCH_CACHE_MAX = 4096
 _STRETCH_CACHE_KEY = 24  # stretches up to this many bytes (a quote, a dash, a word) are memoised
 
 
+# Characters that can follow a starter in a canonical composition although their combining
+# class is 0 (Hangul vowel and trailing jamo, some Indic and Brahmic vowel signs); a test checks
+# the list against the running Python's Unicode data. Every other second element of a
+# composition has a non-zero combining class.
+STARTER_SECOND_ELEMENTS = frozenset(
+    [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]
+    + [0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57]
+    + [0x0DCF, 0x0DDF, 0x0FB5, 0x0FB7, 0x102E, 0x1B35, 0x11127, 0x1133E, 0x11357, 0x114B0, 0x114BA]
+    + [0x114BD, 0x115AF, 0x11930]
+)
+_NOT_ALONE = "\uffff"  # per-character table value: the character must be folded with its neighbours
+_CHAR_FOLD_MAX = 65_536  # entries kept; characters beyond are folded again on each use
+
+
+def _inert(ch: str) -> bool:
+    """What the compatibility decomposition of ``ch`` keeps (combining marks dropped) is empty
+    or starts with a starter that no canonical composition takes as its second part."""
+    kept = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", ch))
+    return not kept or (unicodedata.combining(kept[0]) == 0 and ord(kept[0]) not in STARTER_SECOND_ELEMENTS)
+
+
+class _CharFoldTable(dict[int, str]):
+    """Per-code-point :func:`_fold_letters` (other spaces as " ") of the inert characters
+    (:func:`_inert`), :data:`_NOT_ALONE` for the others; computed lazily (``str.translate``)."""
+
+    def __missing__(self, key: int) -> str:
+        ch = chr(key)
+        value = _NOT_ALONE
+        if ch != _NOT_ALONE and _inert(ch):
+            value = _OTHER_SPACE_RE.sub(" ", _fold_letters(ch))
+        if len(self) < _CHAR_FOLD_MAX:
+            self[key] = value
+        return value
+
+
+_CHAR_FOLD = _CharFoldTable()
+
+
 def _fold_stretch(stretch: bytes) -> bytes:
-    folded = _fold_letters(stretch.decode("utf-8", "surrogatepass"))
-    if _OTHER_SPACE_RE.search(folded):
-        folded = _OTHER_SPACE_RE.sub(" ", folded)
+    """:func:`_fold_letters` (other spaces as " ") of one stretch.
+
+    A stretch of inert characters folds one character at a time: each character's kept part
+    starts with a starter that composes with nothing before it, so canonical reordering and
+    composition stay inside the part, and the remaining steps work per character. Stretches
+    holding another character take the whole-stretch steps."""
+    text = stretch.decode("utf-8", "surrogatepass")
+    folded = text.translate(_CHAR_FOLD)
+    if _NOT_ALONE in folded:
+        folded = _fold_letters(text)
+        if _OTHER_SPACE_RE.search(folded):
+            folded = _OTHER_SPACE_RE.sub(" ", folded)
     return folded.encode("utf-8", "surrogatepass")
+
+
+def _collapse_line_breaks(low: bytes) -> bytes:
+    """Each run of spaces and line breaks in ``low`` that holds a line break becomes one line
+    break (spaces are single by now). One split at the breaks (memchr) and per-line strips:
+    two-byte searches over the whole text ("\\n ", " \\n") cost more, as spaces are everywhere."""
+    lines = low.split(b"\n")
+    last = len(lines) - 1
+    kept = [lines[0].rstrip(b" ")]
+    kept += [line for line in (line.strip(b" ") for line in lines[1:last]) if line]
+    kept.append(lines[last].lstrip(b" "))
+    return b"\n".join(kept)
 
 
 def fold(text: str) -> str:
@@ -122,9 +180,15 @@ def fold(text: str) -> str:
     non-ASCII stretches go through NFKD/NFKC and the look-alike table (see the note above).
     :func:`fold_reference` is the same fold in whole-text passes.
     """
-    raw = text.encode("utf-8", "surrogatepass")
+    return fold_utf8(text.encode("utf-8", "surrogatepass"), text.isascii()).decode("utf-8", "surrogatepass")
+
+
+def fold_utf8(raw: bytes, ascii_only: bool) -> bytes:
+    """:func:`fold` on the UTF-8 form (``surrogatepass``) of a text, giving the UTF-8 form of
+    the folded text; ``ascii_only`` says the text is ASCII. Callers that need the bytes on
+    both sides spare an encode and a decode."""
     low = raw.translate(_ASCII_FOLD_TABLE)
-    if not text.isascii():
+    if not ascii_only:
         parts: list[bytes] = []
         append = parts.append
         cache = _STRETCH_CACHE
@@ -147,12 +211,9 @@ def fold(text: str) -> str:
         low = b"".join(parts)
     while b"  " in low:  # halves every run of spaces per round
         low = low.replace(b"  ", b" ")
-    if b"\n" in low:  # one memchr spares three two-byte searches on one-line text
-        if b"\n " in low or b"\n\n" in low:
-            low = _LINE_BREAK_RUN_BYTES_RE.sub(b"\n", low)
-        if b" \n" in low:
-            low = low.replace(b" \n", b"\n")
-    return low.decode("utf-8", "surrogatepass")
+    if b"\n" in low:  # one memchr spares the line pass on one-line text
+        low = _collapse_line_breaks(low)
+    return low
 
 
 def fold_reference(text: str) -> str:

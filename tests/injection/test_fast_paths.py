@@ -241,6 +241,55 @@ def test_fold_cuts_before_ascii_are_exact() -> None:
             assert all(part >= 0x80 for part in tail), hex(cp)
 
 
+def test_starter_second_elements_match_the_unicode_data() -> None:
+    """The per-character fold rests on this list: the characters of combining class 0 that a
+    canonical composition takes as its second part (Hangul jamo compose algorithmically)."""
+    import sys
+    import unicodedata
+
+    seconds = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}
+    for cp in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<"):
+            parts = [int(part, 16) for part in decomposition.split()]
+            if len(parts) == 2 and unicodedata.combining(chr(parts[1])) == 0:
+                seconds.add(parts[1])
+    assert seconds == normalize.STARTER_SECOND_ELEMENTS
+
+
+def test_per_character_fold_equals_the_stretch_fold() -> None:
+    """Stretches of inert characters fold one character at a time; next to kana voicing marks,
+    Hangul jamo, marks outside the dropped ranges and compatibility characters they must
+    still fold as the whole stretch does."""
+    rng = random.Random(13)
+    pool = ["か", "\u3099", "が", "ﾞ", "ｶ", "\u1100", "\u1161", "\u11a8", "가", "\u0b47", "\u0b3e", "é", "e\u0301",
+            "\u0f77", "\u0fb2", "\u0f81", "㈱", "ﬁ", "İ", "Σ", "ς", "\u3000", "\u00a0", "\ufe0f", "\u200b", "\uffff",
+            "\u0345", "ǰ", "\u1e9e", "忽略", "игнор", "Ａ", "a", " ", "'"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 12)))
+        assert normalize.fold(text) == normalize.fold_reference(text), repr(text)
+
+
+@pytest.mark.skipif("hyperscan" not in ENGINES, reason="hyperscan not installed")
+def test_marker_anchor_scan_sees_every_marker_like_text() -> None:
+    """The phrase scan reports a marker anchor wherever the folded text holds marker-like text
+    (the classifier skips the marker count otherwise)."""
+    from ethos_core.injection import markers
+
+    rng = random.Random(17)
+    spellings = ["ethos-untrusted", "e t h o s _ u n t r u s t e d", "ＥＴＨＯＳ—quarantine", "еthоs untrusted", "</untrusted>",
+                 "< untrusted src=1>", "BEGIN UNTRUSTED CONTENT", "end_of_untrusted", "⟦", "〛", "⦄", "⟫", "e.t.h.o.s"]
+    texts = [r["text"] for r in _ROWS] + _adversarial_texts()[:300]
+    texts += [rng.choice(_CLEAN)[:200] + rng.choice(["", " ", "\n", "’"]) + rng.choice(spellings) for _ in range(300)]
+    compiled = classifier._PREFILTER_DB.get(block=True)
+    assert compiled is not None
+    for text in texts:
+        folded = "\n" + normalize.fold(text)
+        if markers.count_marker_like(folded, folded=True):
+            orders = {order for _, order in classifier._hyperscan_candidates(folded, compiled)}
+            assert max(orders) >= classifier._MARKER_ANCHOR_ID, text[:200]
+
+
 def test_script_windows_hold_every_non_ascii_anchor() -> None:
     """Scanning the non-ASCII anchors only near Cyrillic/CJK letters finds every occurrence."""
     from ethos_core.injection import classifier
