@@ -235,6 +235,34 @@ def redact_batch(texts: list[str], redact_many: ManyRedactor) -> list[str]:
     return out
 
 
+def redact_groups(groups: list[list[str]], redact_many: ManyRedactor) -> list[list[str]]:
+    """:func:`redact_batch` of every group, with ONE ``redact_many`` call for all of them.
+
+    Element ``i`` of group ``g`` of the answer redacts element ``i`` of group ``g``. When the
+    joint answer is not exactly a list of strings of the right length (or the call raises),
+    each group is redacted on its own by :func:`redact_batch`, so a broken redactor fails
+    closed exactly as it does for that group alone.
+    """
+    if len(groups) == 1:
+        return [redact_batch(groups[0], redact_many)]
+    texts = [text for group in groups for text in group]
+    if not texts:
+        return [[] for _ in groups]
+    try:
+        out = redact_many(texts)
+    except Exception:  # noqa: BLE001 - retried group by group, where failures are contained
+        out = None
+    if type(out) is not list or len(out) != len(texts) or set(map(type, out)) != _ONLY_STR:
+        return [redact_batch(group, redact_many) for group in groups]
+    answers: list[list[str]] = []
+    start = 0
+    for group in groups:
+        end = start + len(group)
+        answers.append(out[start:end])
+        start = end
+    return answers
+
+
 def per_string(redact: Redactor) -> ManyRedactor:
     """A :data:`ManyRedactor` that calls ``redact`` once per string (each failure isolated)."""
 

@@ -85,6 +85,7 @@ from ethos_core.audit.scrub import (
     per_string,
     rebuild,
     redact_batch,
+    redact_groups,
     scrub_value,
 )
 from ethos_core.audit.sinks import SinkDispatcher
@@ -212,6 +213,36 @@ def canonical_policy(policy: Any) -> Any:
 # the redacted strings of data). A plain tuple: built per event.
 _Row = tuple[tuple[Any, ...], str, str]
 
+_TS_LIMIT = 253402300800.0  # year 10000: stored timestamps stay sortable text
+
+
+class _Pending:
+    """An event captured by ``write``, not yet redacted: its column values (``slots`` name the
+    ones to redact, ``texts[i]`` for ``slots[i]``), every string of its plain, deep-frozen
+    ``data`` (``texts[first_data:]``, in :func:`collect_plain` order), its timestamp and snapshot."""
+
+    __slots__ = ("data", "texts", "columns", "slots", "first_data", "ts", "turn", "snapshot")
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        texts: list[str],
+        columns: list[Any],
+        slots: list[int],
+        first_data: int,
+        ts: float,
+        turn: int | None,
+        snapshot: str | None,
+    ) -> None:
+        self.data = data
+        self.texts = texts
+        self.columns = columns
+        self.slots = slots
+        self.first_data = first_data
+        self.ts = ts
+        self.turn = turn
+        self.snapshot = snapshot
+
 
 @attrs.frozen
 class _Snapshot:
@@ -230,7 +261,15 @@ class _StaleHead(Exception):  # noqa: N818 - a control-flow signal inside _commi
 
 
 _STOP = _Stop()
-_Item = _Row | _Snapshot | _Stop
+_Item = _Pending | _Row | _Snapshot | _Stop
+
+# The preparer takes up to this many queued items per round and hands their rows over at once.
+_PREPARE_CHUNK = 512
+# Stage ⑬ is called once per group of captured events: up to this many events or characters.
+# Most of a call's cost is fixed (a scan's set-up, the Python around it), so a group of events
+# costs about a third of one call per event; the character bound keeps one call's text small.
+_GROUP_EVENTS = 64
+_GROUP_CHARS = 256 * 1024
 
 
 # Column values of an event that pass the redactor (the others: id, ts, turn, snapshot_id, data).
@@ -252,6 +291,52 @@ def _strings_of(value: Any, out: list[str]) -> list[str]:
         for item in value:
             _strings_of(item, out)
     return out
+
+
+def _column_texts(event: AuditEvent, texts: list[str]) -> tuple[list[Any], list[int]]:
+    """The text column values of ``event`` (_TEXT_COLUMNS order) and the positions of those to
+    redact; their strings are appended to ``texts`` (``texts[i]`` for position ``slots[i]``)."""
+    columns: list[Any] = []
+    slots: list[int] = []
+    for value in (
+        event.category,
+        event.code or "",
+        event.severity or "info",
+        event.personality,
+        event.session,
+        event.stage,
+        event.rule,
+        event.verdict,
+        event.source,
+    ):
+        if value is None or value in _VOCABULARY:
+            columns.append(value)  # ethos's own constants: never a secret
+            continue
+        text = value if type(value) is str else str(value)
+        if text:
+            slots.append(len(columns))
+            texts.append(text)
+        columns.append(text)
+    return columns, slots
+
+
+def _row(ts: str, columns: list[Any], turn: int | None, snapshot: str | None, data_json: str, searchable: list[str]) -> _Row:
+    values = (
+        ts,
+        columns[0] or "unknown",
+        columns[1] or "",
+        columns[2] or "info",
+        columns[3],
+        columns[4],
+        turn,
+        columns[5],
+        columns[6],
+        columns[7],
+        columns[8],
+        snapshot,
+        data_json,
+    )
+    return values, canonical_json_tree(values[:-1]), search_text(searchable)
 
 
 class AuditStore:
@@ -298,15 +383,22 @@ class AuditStore:
         self._pragmas = dict(pragmas or {})
         self._fts_tuned = False
         self._head: tuple[int, str] | None = None  # chain head after our last commit (writer thread)
-        # The bounded queue: a list the writer swaps out whole (one lock round trip per batch,
-        # not per item). Items are numbered by position: the n-th item enqueued has seq n.
+        # Two bounded queues, lists swapped out whole (one lock round trip per batch, not per
+        # item): producers -> _buffer -> preparer -> _ready -> writer. Items keep their order
+        # and are numbered by position: the n-th item enqueued has seq n.
         self._capacity = max(1, queue_size)
         self._buffer: list[_Item] = []
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
-        self._writer_waiting = False  # under _lock
+        self._preparer_waiting = False  # under _lock
         self._producers_waiting = 0  # under _lock
+        self._ready: list[_Item] = []  # rows, snapshots and the stop marker, for the writer
+        self._ready_lock = threading.Lock()
+        self._ready_not_empty = threading.Condition(self._ready_lock)
+        self._ready_not_full = threading.Condition(self._ready_lock)
+        self._writer_waiting = False  # under _ready_lock
+        self._handing_over = False  # under _ready_lock: the preparer waits for room
         self._state = threading.Condition()
         self._seq = 0  # items enqueued so far = seq of the last one (under _lock)
         self._committed_seq = 0  # items committed so far (under _state)
@@ -330,7 +422,9 @@ class AuditStore:
         except (sqlite3.Error, OSError, SchemaTooNewError) as exc:
             raise AuditWriteError(f"cannot open audit store {self.path}: {exc}") from exc
         self._sinks = SinkDispatcher(sinks)
+        self._preparer = threading.Thread(target=self._prepare_loop, name="ethos-audit-preparer", daemon=True)
         self._writer = threading.Thread(target=self._run, name="ethos-audit-writer", daemon=True)
+        self._preparer.start()
         self._writer.start()
 
     @classmethod
@@ -361,39 +455,44 @@ class AuditStore:
     # --- producer side -----------------------------------------------------------------------
 
     def write(self, event: AuditEvent) -> None:
-        """Redact ``event`` and enqueue it; blocks while the queue is full.
+        """Capture ``event`` and enqueue it; blocks while the queue is full.
 
-        Raises :class:`AuditWriteError` when the store is failed or closed, or when the queue
-        stayed full for ``put_timeout`` seconds.
+        An :class:`AuditEvent` whose data is plain (see :func:`collect_plain`) is redacted by
+        the preparer thread, with other events in one stage-⑬ call; any other event is
+        redacted here. Either way no string reaches the file unredacted. Raises
+        :class:`AuditWriteError` when the store is failed or closed, or when the queue stayed
+        full for ``put_timeout`` seconds.
         """
         self._raise_if_failed()
-        self._put(self._prepare(event))
+        self._put(self._capture(event))
+
+    def _capture(self, event: AuditEvent) -> _Pending | _Row:
+        """``write``'s share: read everything the row needs from ``event`` now.
+
+        Deferring the rest is safe only for data nobody can change: an ``AuditEvent``'s data is
+        deep-frozen by its converter (read-only mappings and tuples of fresh containers), and
+        plain data holds no object whose ``str`` could run code. Anything else is prepared now.
+        """
+        ts = event.ts
+        if type(event) is not AuditEvent or type(ts) is not float or not 0.0 <= ts < _TS_LIMIT:
+            return self._prepare(event)
+        texts: list[str] = []
+        columns, slots = _column_texts(event, texts)
+        first_data = len(texts)
+        try:
+            collect_plain(event.data, texts)
+        except NotPlain:
+            return self._prepare(event)
+        snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
+        turn = None if event.turn is None else int(event.turn)
+        return _Pending(event.data, texts, columns, slots, first_data, ts, turn, snapshot)
 
     def _prepare(self, event: AuditEvent) -> _Row:
-        """The redacted row of ``event``: every string it holds goes through ONE ``redact_many``
-        call (columns, then every key and value of ``data``, then an invalid timestamp's text)."""
+        """The redacted row of ``event``, now: every string it holds goes through ONE
+        ``redact_many`` call (columns, then every key and value of ``data``, then an invalid
+        timestamp's text). The preparer's grouped rows are exactly these rows."""
         texts: list[str] = []
-        columns: list[Any] = []
-        slots: list[int] = []  # columns[slots[i]] is texts[i], redacted below
-        for value in (
-            event.category,
-            event.code or "",
-            event.severity or "info",
-            event.personality,
-            event.session,
-            event.stage,
-            event.rule,
-            event.verdict,
-            event.source,
-        ):
-            if value is None or value in _VOCABULARY:
-                columns.append(value)  # ethos's own constants: never a secret
-                continue
-            text = value if type(value) is str else str(value)
-            if text:
-                slots.append(len(columns))
-                texts.append(text)
-            columns.append(text)
+        columns, slots = _column_texts(event, texts)
         first_data = len(texts)
         plain = True
         gathered: Gathered | None = None
@@ -406,8 +505,13 @@ class AuditStore:
                 gathered = gather_strings(event.data, texts)
             except IrregularShape:
                 del texts[first_data:]
-        end_data = len(texts)
+        turn = None if event.turn is None else int(event.turn)
+        snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         ts, bad_ts = _event_ts(event.ts)
+        if plain and bad_ts is None:
+            pending = _Pending(event.data, texts, columns, slots, first_data, float(event.ts), turn, snapshot)
+            return self._finish(pending, redact_batch(texts, self.redact_many))
+        end_data = len(texts)
         if bad_ts is not None:
             texts.append(bad_ts)
         out = redact_batch(texts, self.redact_many)
@@ -415,9 +519,7 @@ class AuditStore:
             columns[pos] = redacted
         searchable = out[first_data:end_data]
         data: Any
-        if plain and searchable == texts[first_data:end_data]:
-            data = event.data  # plain and nothing redacted: stored as it is (immutable, depth-checked)
-        elif plain or gathered is not None:
+        if plain or gathered is not None:
             if gathered is None:
                 gathered = gather_strings(event.data, [])  # plain: the same strings, in the same order
             data = rebuild(gathered.tree, iter(searchable))
@@ -437,23 +539,51 @@ class AuditStore:
                 data = {"event": data, "invalid_ts": out[-1]}
                 searchable = [*searchable, out[-1]]
             data_json = canonical_json_tree(data)
-        snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
-        values = (
-            ts,
-            columns[0] or "unknown",
-            columns[1] or "",
-            columns[2] or "info",
-            columns[3],
-            columns[4],
-            None if event.turn is None else int(event.turn),
-            columns[5],
-            columns[6],
-            columns[7],
-            columns[8],
-            snapshot,
-            data_json,
-        )
-        return values, canonical_json_tree(values[:-1]), search_text(searchable)
+        return _row(ts, columns, turn, snapshot, data_json, searchable)
+
+    def _finish(self, pending: _Pending, out: list[str]) -> _Row:
+        """The row of a captured plain event from ``out``, the redaction of ``pending.texts``."""
+        columns = pending.columns
+        for pos, redacted in zip(pending.slots, out, strict=False):
+            columns[pos] = redacted
+        first = pending.first_data
+        searchable = out[first:]
+        data: Any
+        if searchable == pending.texts[first:]:
+            data = pending.data  # nothing redacted: stored as it is (immutable, depth-checked)
+        else:
+            data = rebuild(gather_strings(pending.data, []).tree, iter(searchable))
+        joined = "".join(out)
+        try:
+            data_json = canonical_json_data(data, joined.isascii() and "\x7f" not in joined)
+        except NotCanonical:  # a read-only mapping that yields a key twice: the exact slow path
+            data = scrub_value(pending.data, self.redact)
+            searchable = _strings_of(data, [])
+            data_json = canonical_json_tree(data)
+        return _row(format_ts(pending.ts), columns, pending.turn, pending.snapshot, data_json, searchable)
+
+    def _finish_items(self, items: list[_Item]) -> list[_Item]:
+        """``items`` with every captured event replaced by its row, in order; stage ⑬ is called
+        once per group of consecutive captured events (see :func:`redact_groups`)."""
+        out: list[_Item] = []
+        group: list[_Pending] = []
+        chars = 0
+        for item in items:
+            if type(item) is _Pending:
+                group.append(item)
+                chars += sum(map(len, item.texts))
+                if len(group) < _GROUP_EVENTS and chars < _GROUP_CHARS:
+                    continue
+            if group:
+                answers = redact_groups([p.texts for p in group], self.redact_many)
+                out.extend(map(self._finish, group, answers))
+                group, chars = [], 0
+            if type(item) is not _Pending:
+                out.append(item)
+        if group:
+            answers = redact_groups([p.texts for p in group], self.redact_many)
+            out.extend(map(self._finish, group, answers))
+        return out
 
     def register_policy(self, personality: str, policy: Any) -> str:
         """Store the effective ``policy`` of ``personality`` once; later events reference it.
@@ -477,15 +607,15 @@ class AuditStore:
     def snapshot_for(self, personality: str) -> str | None:
         return self._latest_snapshot.get(personality)
 
-    def _put(self, item: _Row | _Snapshot) -> None:
+    def _put(self, item: _Pending | _Row | _Snapshot) -> None:
         with self._lock:
             if len(self._buffer) >= self._capacity:
                 self._wait_for_room()
             self._raise_if_failed()
             self._buffer.append(item)
             self._seq += 1
-            if self._writer_waiting:
-                self._writer_waiting = False
+            if self._preparer_waiting:
+                self._preparer_waiting = False
                 self._not_empty.notify()
 
     def _wait_for_room(self) -> None:
@@ -518,7 +648,7 @@ class AuditStore:
             while self._committed_seq < target:
                 if self._error is not None:
                     raise AuditWriteError(f"audit store cannot be written: {self._error}")
-                if not self._writer.is_alive():
+                if not self._threads_alive():
                     raise AuditWriteError("audit writer stopped before the events were written")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -535,11 +665,14 @@ class AuditStore:
             self._closed = True
             # The stop marker may exceed the capacity by one: it must not wait behind a full queue.
             self._buffer.append(_STOP)
-            self._writer_waiting = False
+            self._preparer_waiting = False
             self._not_empty.notify()
-        self._writer.join(timeout)
+        deadline = time.monotonic() + timeout
+        self._preparer.join(timeout)
+        self._writer.join(max(0.0, deadline - time.monotonic()))
         # A writer still retrying a failed batch gives up now; its events are reported below.
         self._abandon.set()
+        self._preparer.join(self.retry_interval + 1.0)
         self._writer.join(self.retry_interval + 1.0)
         self._sinks.close()
         pending = self._seq - self._committed_seq
@@ -558,6 +691,9 @@ class AuditStore:
 
     # --- writer side ---------------------------------------------------------------------------
 
+    def _threads_alive(self) -> bool:
+        return self._preparer.is_alive() and self._writer.is_alive()
+
     def _stat_identity(self) -> tuple[int, int]:
         st = os.stat(self.path)
         return (st.st_dev, st.st_ino)
@@ -572,25 +708,75 @@ class AuditStore:
             self._fatal = True
             raise AuditWriteError(f"{self.path} was replaced by another file since it was opened")
 
-    def _take_batch(self) -> list[_Item]:
-        """Wait for items and take up to ``batch_size`` of them, oldest first."""
+    def _take_items(self) -> list[_Item]:
+        """The preparer's share of the queue: wait for items, take up to _PREPARE_CHUNK, oldest first."""
         with self._lock:
             while not self._buffer:
-                self._writer_waiting = True
+                self._preparer_waiting = True
                 self._not_empty.wait()
             buffer = self._buffer
-            count = min(len(buffer), self.batch_size)
-            step = self._per_statement
-            if count >= 2 * step:
-                count -= count % step  # whole statements; the tail waits for the next batch
-            if count == len(buffer):
+            if len(buffer) <= _PREPARE_CHUNK:
                 self._buffer = []
                 taken = buffer
             else:
-                taken = buffer[:count]
-                del buffer[:count]
+                taken = buffer[:_PREPARE_CHUNK]
+                del buffer[:_PREPARE_CHUNK]
             if self._producers_waiting:
                 self._not_full.notify_all()
+            return taken
+
+    def _prepare_loop(self) -> None:
+        """The preparer thread: redact and encode captured events while the writer is in SQLite."""
+        while True:
+            items = self._take_items()
+            try:
+                ready = self._finish_items(items)
+            except Exception as exc:  # noqa: BLE001 - a bug must fail closed, never drop events quietly
+                with self._state:
+                    self._error = f"audit preparer failed: {type(exc).__name__}: {exc}"
+                    self._fatal = True
+                    self._state.notify_all()
+                ready = [_STOP]  # the writer commits what it has, then stops
+            if not self._hand_over(ready) or ready[-1] is _STOP:
+                return
+
+    def _hand_over(self, items: list[_Item]) -> bool:
+        """Append prepared ``items`` for the writer, waiting while it holds ``queue_size`` of them.
+
+        False when the store was abandoned meanwhile (close() gave up on a failed writer).
+        """
+        with self._ready_lock:
+            while len(self._ready) >= self._capacity and items[-1] is not _STOP:
+                if self._abandon.is_set() or not self._writer.is_alive():
+                    return False
+                self._handing_over = True
+                self._ready_not_full.wait(0.1)
+            self._ready.extend(items)
+            if self._writer_waiting:
+                self._writer_waiting = False
+                self._ready_not_empty.notify()
+        return True
+
+    def _take_batch(self) -> list[_Item]:
+        """The writer's share: wait for prepared items, take up to ``batch_size``, oldest first."""
+        with self._ready_lock:
+            while not self._ready:
+                self._writer_waiting = True
+                self._ready_not_empty.wait()
+            ready = self._ready
+            count = min(len(ready), self.batch_size)
+            step = self._per_statement
+            if count >= 2 * step:
+                count -= count % step  # whole statements; the tail waits for the next batch
+            if count == len(ready):
+                self._ready = []
+                taken = ready
+            else:
+                taken = ready[:count]
+                del ready[:count]
+            if self._handing_over:
+                self._handing_over = False
+                self._ready_not_full.notify()
             return taken
 
     def _run(self) -> None:
@@ -736,7 +922,7 @@ class AuditStore:
             return error
         if self._closed:
             return "audit store is closed"
-        if not self._writer.is_alive():
+        if not self._threads_alive():
             return "audit writer stopped"
         return None
 
@@ -746,14 +932,14 @@ class AuditStore:
             error, committed, last = self._error, self._committed_events, self._last_commit
         sinks = self._sinks.health()
         return {
-            "ok": error is None and not self._closed and self._writer.is_alive(),
+            "ok": error is None and not self._closed and self._threads_alive(),
             "writable": error is None and not self._closed,
             "path": str(self.path),
             "last_error": error,
             "error": error,
             "fatal": self._fatal,
             "closed": self._closed,
-            "queue_depth": len(self._buffer),
+            "queue_depth": len(self._buffer) + len(self._ready),
             "queue_capacity": self._capacity,
             "pending": self._seq - self._committed_seq,
             "events_written": committed,
