@@ -164,9 +164,42 @@ class Tier1Result:
     counts: dict[str, int] = attrs.field(factory=dict)
 
 
-_OPENING_SINGLE = re.compile(r"(?:^|(?<=[\s(\[:]))['‘‚]")
-_CLOSING_SINGLE = re.compile(r"['’](?=[\s.,;:!?)\]]|$)")
 _PAIRS = (("“", "”"), ("«", "»"), ("„", "“"), ("「", "」"), ("『", "』"))
+_BEFORE_OPENING_SINGLE = "([:"  # or whitespace, or the line start
+_AFTER_CLOSING_SINGLE = ".,;:!?)]"  # or whitespace, or the line end
+
+
+def _last_opening_single(segment: str) -> int:
+    """Offset of the last ``'``, ``‘`` or ``‚`` that starts ``segment`` or follows whitespace or
+    one of ``([:``, or -1. Backward ``rfind`` steps, each quote kind's from its previous hit
+    (linear in the segment; a regex pass costs more per line)."""
+    straight, left, low = segment.rfind("'"), segment.rfind("‘"), segment.rfind("‚")
+    while True:
+        pos = max(straight, left, low)
+        if pos <= 0:
+            return pos
+        prev = segment[pos - 1]
+        if prev.isspace() or prev in _BEFORE_OPENING_SINGLE:
+            return pos
+        if pos == straight:
+            straight = segment.rfind("'", 0, pos)
+        elif pos == left:
+            left = segment.rfind("‘", 0, pos)
+        else:
+            low = segment.rfind("‚", 0, pos)
+
+
+def _closes_single(segment: str, start: int) -> bool:
+    """Some ``'`` or ``’`` at or after ``start`` is followed by whitespace, one of ``.,;:!?)]``
+    or the end of ``segment`` (a line: it holds no line break)."""
+    for quote in "'’":
+        pos = segment.find(quote, start)
+        while pos >= 0:
+            after = pos + 1
+            if after == len(segment) or segment[after].isspace() or segment[after] in _AFTER_CLOSING_SINGLE:
+                return True
+            pos = segment.find(quote, after)
+    return False
 
 
 def _open_quote(segment: str) -> int:
@@ -177,12 +210,9 @@ def _open_quote(segment: str) -> int:
         lpos = segment.rfind(left)
         if lpos > segment.rfind(right, lpos + 1) and lpos >= 0 and (left != right):
             return lpos
-    opens = [m.start() for m in _OPENING_SINGLE.finditer(segment)]
-    if opens:
-        last_open = opens[-1]
-        closes = [m.start() for m in _CLOSING_SINGLE.finditer(segment, last_open + 1)]
-        if not closes:
-            return last_open
+    last_open = _last_opening_single(segment)
+    if last_open >= 0 and not _closes_single(segment, last_open + 1):
+        return last_open
     return -1
 
 
@@ -487,8 +517,8 @@ _MARKER_ANCHOR_ID = len(_COMPILED)
 
 
 def _compile_phrase_prefilters() -> Any:
-    sources = [source for _, source in rules.rule_sources()] + list(MARKER_ANCHOR_SOURCES)
-    expressions = [rules.prefilter_source(source, reverse=True) for source in sources]
+    expressions = [rules.prefilter_source(source, reverse=True, cut_weak_tail=True) for _, source in rules.rule_sources()]
+    expressions += [rules.prefilter_source(source, reverse=True) for source in MARKER_ANCHOR_SOURCES]
     db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
     return db
@@ -931,7 +961,7 @@ class _Paths:
 
     fold: Callable[[str, bytes], tuple[str, bytes]]
     scan_counts: Callable[[str, str], dict[str, int]]
-    count_marker_like: Callable[[str], int]
+    count_marker_like: Callable[[str, bytes], int]
     scan_phrases: Callable[[str, bytes | None, str, dict[str, Tier1Match]], bool]
     decoded_segments: Callable[[str, bytes, list[int]], list[tuple[str, str]]]
 
@@ -949,11 +979,11 @@ def _fold_whole(text: str, encoded: bytes) -> tuple[str, bytes]:
     return folded, folded.encode("utf-8", "surrogatepass")
 
 
-def _markers_folded(folded: str) -> int:
-    return count_marker_like(folded, folded=True)
+def _markers_folded(folded: str, encoded: bytes) -> int:
+    return count_marker_like(folded, folded=True, encoded=encoded)
 
 
-def _markers_folded_reference(folded: str) -> int:
+def _markers_folded_reference(folded: str, encoded: bytes) -> int:
     return count_marker_like_reference(folded, folded=True)
 
 
@@ -1015,7 +1045,7 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
         found[rules.TEMPLATE_TOKEN] = Tier1Match(
             rules.TEMPLATE_TOKEN, f"{counts['template_tokens']} template tokens, {counts['role_markers']} role markers"
         )
-    if paths.scan_phrases(folded, folded_utf8, "text", found) and paths.count_marker_like(folded):
+    if paths.scan_phrases(folded, folded_utf8, "text", found) and paths.count_marker_like(folded, folded_utf8):
         found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
     _scan_decoded(text, encoded, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)
     signals = tuple(sorted(found))

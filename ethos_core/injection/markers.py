@@ -151,16 +151,19 @@ def _bracket_positions(probe: str) -> list[int]:
     return found
 
 
-def _marker_regions(probe: str) -> list[tuple[int, int]]:
+def _marker_regions(probe: str, encoded: bytes | None = None) -> list[tuple[int, int]]:
     """Merged spans that hold every marker-like match of ``probe``.
 
     Each alternative of the marker pattern contains an anchor: a (spaced) ``ethos`` at its start,
     the word ``untrusted`` at most ``[ \t]*`` plus 13 characters after its start, or a bracket.
     A span reaches ``_REACH`` past its anchor, so no match (nor a word-boundary test) is cut.
-    Spaced ``ethos`` is searched only if the letters-only copy holds ``ethos`` (C byte passes).
+    Spaced ``ethos`` is searched only if the letters-only copy holds ``ethos`` (C byte passes
+    over ``encoded``, the UTF-8 form of ``probe``, computed here when not given).
     """
     spans: list[tuple[int, int]] = []
-    if b"ethos" in probe.encode("utf-8", "surrogatepass").translate(None, _SPACED_ETHOS_DELETE):
+    if encoded is None:
+        encoded = probe.encode("utf-8", "surrogatepass")
+    if b"ethos" in encoded.translate(None, _SPACED_ETHOS_DELETE):
         spans += [(m.start(), m.start() + _REACH) for m in _SPACED_ETHOS_RE.finditer(probe)]
     spans += [(pos, pos + 1) for pos in _bracket_positions(probe)]
     pos = probe.find("untrusted")
@@ -180,17 +183,18 @@ def _marker_regions(probe: str) -> list[tuple[int, int]]:
     return merged
 
 
-def count_marker_like(text: str, *, folded: bool = False) -> int:
+def count_marker_like(text: str, *, folded: bool = False, encoded: bytes | None = None) -> int:
     """How many marker-like spans ``text`` holds (the classifier's ``inj.wrapper_forgery``).
 
-    ``folded=True`` says ``text`` is already folded (lower case, invisible characters removed).
+    ``folded=True`` says ``text`` is already folded (lower case, invisible characters removed);
+    ``encoded``, its UTF-8 form (``surrogatepass``), spares an encode when the caller has it.
     The pattern runs only over the spans around its anchors (:func:`_marker_regions`); the
     matches are those of a pass over the whole text (:func:`count_marker_like_reference`).
     """
     probe = text if folded else skeleton(remove_invisible(text))
     return sum(
         1
-        for lo, hi in _marker_regions(probe)
+        for lo, hi in _marker_regions(probe, encoded if folded else None)
         for m in _MARKER_LIKE_RE.finditer(probe, lo, min(hi, len(probe)))
         if m.end() > m.start()
     )

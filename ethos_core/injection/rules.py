@@ -569,7 +569,34 @@ def _prefilter_node(op: Any, av: Any, reverse: bool) -> str:
     raise ValueError(f"regex node {op} not supported by the prefilter")
 
 
-def prefilter_source(source: str, *, reverse: bool = False) -> bytes:
+def prefilter_source(source: str, *, reverse: bool = False, cut_weak_tail: bool = False) -> bytes:
     """A byte-level regex (for hyperscan, no UTF-8 mode) matching the UTF-8 form of every match
-    of the folded rule ``source`` (see the note above); ``reverse``: the reversed strings."""
-    return _prefilter_seq(list(_parser.parse(source)), reverse).encode("ascii")
+    of the folded rule ``source`` (see the note above); ``reverse``: the reversed strings.
+
+    ``cut_weak_tail``: the regex covers only the rule's top-level parts up to the one holding
+    its best required literals when its last part holds only short or common words (``to``,
+    ``at``, ``a`` …; see :func:`_weak_tail_cut`). A scan of the reversed text starts each
+    attempt at the last part, so from uncommon words instead; the parts kept match a prefix of
+    every rule match, so the same starts are reported, with a few more that fail the rule."""
+    items = list(_parser.parse(source))
+    if cut_weak_tail:
+        items = items[: _weak_tail_cut(items)]
+    return _prefilter_seq(items, reverse).encode("ascii")
+
+
+def _weak_tail_cut(items: list[tuple[Any, Any]]) -> int:
+    """How many top-level parts of a parsed rule the prefilter keeps (see
+    :func:`prefilter_source`): all of them unless the last part's required literals score below
+    :data:`REQUIRED_MIN` characters or are common words and some later-than-first part has
+    literals that do not; then up to the best such part."""
+    op, av = items[-1]
+    tail = None if op is _C.LITERAL else _required_node(op, av)
+    if op is _C.LITERAL or (tail is not None and _required_score(tail)[:2] >= (1, REQUIRED_MIN)):
+        return len(items)
+    best: tuple[int, int, int] | None = None
+    keep = len(items)
+    for index, (op, av) in enumerate(items[1:], start=1):
+        found = None if op is _C.LITERAL else _required_node(op, av)
+        if found is not None and (best is None or _required_score(found) > best):
+            best, keep = _required_score(found), index + 1
+    return keep if best is not None and best[:2] >= (1, REQUIRED_MIN) else len(items)

@@ -324,6 +324,38 @@ def test_reversed_mention_cue_equals_forward_search() -> None:
         assert classifier._open_quote_last(window) == (classifier._OPEN_QUOTE_BEFORE.search(window) is not None), repr(window)
 
 
+def test_open_quote_equals_the_quote_regexes() -> None:
+    """The quote scan of the mention check (``rfind`` steps) answers as the regex passes it
+    replaced: the last single quote opening at the line start or after whitespace or ([: that
+    no later ' or ’ closes (followed by whitespace, .,;:!?)] or the line end)."""
+    opening = re.compile(r"(?:^|(?<=[\s(\[:]))['‘‚]")
+    closing = re.compile(r"['’](?=[\s.,;:!?)\]]|$)")
+
+    def reference(segment: str) -> int:
+        if segment.count('"') % 2 == 1:
+            return segment.rfind('"')
+        for left, right in classifier._PAIRS:
+            lpos = segment.rfind(left)
+            if lpos > segment.rfind(right, lpos + 1) and lpos >= 0 and (left != right):
+                return lpos
+        opens = [m.start() for m in opening.finditer(segment)]
+        if opens and not any(True for _ in closing.finditer(segment, opens[-1] + 1)):
+            return opens[-1]
+        return -1
+
+    rng = random.Random(19)
+    pieces = ["'", "‘", "‚", "’", '"', "“", "”", "«", "»", "「", "」", " ", "\t", "\u3000", "(", "[", ":", ".", ",", "!",
+              ")", "]", "a", "don't", "x'", "'s", "é", "-"]
+    segments = []
+    for text in [r["text"] for r in _ROWS]:
+        folded = normalize.fold(text)
+        for line in folded.split("\n"):
+            segments += [line[: i] for i in range(0, len(line), 7)]
+    segments += ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30))) for _ in range(20000)]
+    for segment in segments:
+        assert classifier._open_quote(segment) == reference(segment), repr(segment)
+
+
 def test_hyperscan_compile_failure_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
     """A database that cannot be built leaves the pure-Python path in charge (same verdicts)."""
 
