@@ -14,6 +14,7 @@ receive ``row_hash``) are the answer to that attacker. See docs/audit.md.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sqlite3
@@ -52,10 +53,14 @@ class NotCanonical(TypeError):
 def _read_only_mapping(value: Any) -> dict[str, Any]:
     """``default`` hook: a read-only mapping (a frozen event's ``data``) is encoded as its items.
 
-    Its ``items()``, the same iteration :func:`~ethos_core.audit.scrub.collect_plain` walked to
+    A proxy of a dict is encoded as that dict (its only referent: no copy); any other proxy as
+    its ``items()``, the same iteration :func:`~ethos_core.audit.scrub.collect_plain` walked to
     collect the strings that were redacted (not ``copy()``, which a mapping may answer apart).
     """
     if type(value) is MappingProxyType:
+        wrapped = gc.get_referents(value)
+        if len(wrapped) == 1 and type(wrapped[0]) is dict:
+            return wrapped[0]
         items = dict(value.items())
         if len(items) == len(value):
             return items

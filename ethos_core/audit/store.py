@@ -107,7 +107,7 @@ _INSERT_SQL = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.
 
 
 # Rows per multi-row INSERT. Each statement releases and re-takes the GIL, and re-taking it
-# while producers run Python costs up to a switch interval (5 ms): fewer statements per batch
+# while other threads run Python costs up to a switch interval (5 ms): fewer statements per batch
 # is the writer's largest lever. Preparing a multi-row INSERT costs ~10 µs per row, so only a
 # few lengths are used (the statement cache keeps them): under load the writer takes whole
 # multiples of this size (see _take_batch) and only a short tail gets a length of its own.
@@ -124,35 +124,82 @@ _FTS_SETTINGS: Mapping[str, int] = {"hashsize": 8 * 1024 * 1024, "automerge": 8}
 
 # The writer's page cache (negative = KiB): a batch dirties several MB; the 2 MB default spills.
 _WRITER_PRAGMAS: Mapping[str, str | int] = {"cache_size": -16384}
-_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
+
+
+@attrs.frozen
+class _RowShape:
+    """One way to bind event rows: ``width`` parameters per row, ``row`` SQL per row."""
+
+    width: int
+    row: str
+    select: str  # INSERT INTO events (...) <select> VALUES <rows> (or a FROM (VALUES …))
+
+    def sql(self, count: int) -> str:
+        return _shape_sql(self, count)
+
+    def per_statement(self, conn: sqlite3.Connection) -> int:
+        """Rows per multi-row INSERT: as many as the connection's variable limit allows."""
+        try:
+            limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except (AttributeError, sqlite3.Error):
+            limit = 999  # the historical default
+        return max(1, min(_MAX_ROWS_PER_STATEMENT, limit // self.width))
+
+
+_INSERT_HEAD = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)})"
+
+# Every column bound on its own (17 parameters per row).
+_FULL_ROW = _RowShape(len(_INSERT_COLUMNS), "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")", "VALUES")
+
+# Six parameters per row: id, the row's head (the canonical JSON array of ts … snapshot_id that
+# the chain hashes), data, prev_hash, row_hash, search. SQLite takes the twelve head values out
+# of the JSON text itself, in C without the GIL (binding a parameter costs the writer ~0.3 µs of
+# Python-side time, extracting it costs SQLite about as much off the GIL). Only for heads
+# without a backslash: every value is then its JSON text between quotes (or a number or null),
+# so the stored columns are exactly the values hashed (an escape such as \u0000 is not trusted
+# to SQLite's JSON reader).
+_COMPACT_ROW = _RowShape(
+    6,
+    "(?, ?, ?, ?, ?, ?)",
+    "SELECT column1, "
+    + ", ".join(f"column2->>{k}" for k in range(len(EVENT_FIELDS) - 2))
+    + ", column3, column4, column5, column6 FROM (VALUES",
+)
+_HAS_JSON_ARROW = sqlite3.sqlite_version_info >= (3, 38, 0)
 
 
 @functools.lru_cache(maxsize=128)
-def _multi_insert_sql(count: int) -> str:
-    head = _INSERT_SQL.split(" VALUES ")[0]
-    return f"{head} VALUES {', '.join([_ROW_PLACEHOLDERS] * count)}"
+def _shape_sql(shape: _RowShape, count: int) -> str:
+    rows = ", ".join([shape.row] * count)
+    if shape.select == "VALUES":
+        return f"{_INSERT_HEAD} VALUES {rows}"
+    return f"{_INSERT_HEAD} {shape.select} {rows})"
 
 
-def _rows_per_statement(conn: sqlite3.Connection) -> int:
-    """Rows per multi-row INSERT: as many as the connection's variable limit allows."""
-    try:
-        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    except (AttributeError, sqlite3.Error):
-        limit = 999  # the historical default
-    return max(1, min(_MAX_ROWS_PER_STATEMENT, limit // len(_INSERT_COLUMNS)))
+def _insert_rows(conn: sqlite3.Connection, shape: _RowShape, params: list[Any], per_statement: int) -> None:
+    """Insert flat ``params`` (``shape.width`` values per row) with multi-row statements.
 
-
-def _insert_rows(conn: sqlite3.Connection, params: list[Any], per_statement: int) -> None:
-    """Insert flat ``params`` (one row = len(_INSERT_COLUMNS) values) with multi-row statements.
-
-    Each ``execute`` releases and re-takes the GIL around ``sqlite3_step``; while producers run
-    Python, re-taking it can cost a switch interval, so a batch uses few statements.
+    Each ``execute`` releases and re-takes the GIL around ``sqlite3_step``; while other threads
+    run Python, re-taking it can cost a switch interval, so a batch uses few statements.
     """
-    width = len(_INSERT_COLUMNS)
+    width = shape.width
     step = per_statement * width
     for start in range(0, len(params), step):
         chunk = params[start : start + step]
-        conn.execute(_multi_insert_sql(len(chunk) // width), chunk)
+        conn.execute(shape.sql(len(chunk) // width), chunk)
+
+
+def _full_params(batch: list[_Row | _Snapshot], compact: list[Any]) -> list[Any]:
+    """The _FULL_ROW parameters of the event rows of ``batch`` given their _COMPACT_ROW ones."""
+    full: list[Any] = []
+    extend = full.extend
+    k = 0
+    for item in batch:
+        if type(item) is tuple:
+            values, _, search = item
+            extend((compact[k], *values, compact[k + 3], compact[k + 4], search))
+            k += _COMPACT_ROW.width
+    return full
 
 
 _ts_prefix: tuple[int, str] = (-1, "")  # last whole second formatted (shared; a tuple swap is atomic)
@@ -413,7 +460,8 @@ class AuditStore:
         try:
             self._conn = connect(self.path, busy_timeout=busy_timeout, pragmas={**_WRITER_PRAGMAS, **self._pragmas})
             try:
-                self._per_statement = _rows_per_statement(self._conn)
+                self._per_statement = _FULL_ROW.per_statement(self._conn)
+                self._per_compact_statement = _COMPACT_ROW.per_statement(self._conn)
                 self.schema_version = migrate(self._conn)
                 self._identity = self._stat_identity()
             except BaseException:
@@ -765,7 +813,7 @@ class AuditStore:
                 self._ready_not_empty.wait()
             ready = self._ready
             count = min(len(ready), self.batch_size)
-            step = self._per_statement
+            step = self._per_compact_statement if _HAS_JSON_ARROW else self._per_statement
             if count >= 2 * step:
                 count -= count % step  # whole statements; the tail waits for the next batch
             if count == len(ready):
@@ -845,9 +893,10 @@ class AuditStore:
             first_id, first_hash = head
             if not self._fts_tuned:
                 self._tune_fts(conn)
-            # Flat parameters of every row, in _INSERT_COLUMNS order.
+            # Flat parameters of every row in _COMPACT_ROW order (id, head, data, both hashes, search).
             params: list[Any] = []
-            append, extend = params.append, params.extend
+            extend = params.extend
+            escaped = not _HAS_JSON_ARROW
             for item in batch:
                 if type(item) is not tuple:
                     assert isinstance(item, _Snapshot)
@@ -859,15 +908,16 @@ class AuditStore:
                 values, row_head, search = item
                 head_id += 1
                 digest = row_hash_from_parts(head_hash, head_id, row_head, values[-1])
-                append(head_id)
-                extend(values)
-                append(head_hash)
-                append(digest)
-                append(search)
+                extend((head_id, row_head, values[-1], head_hash, digest, search))
+                if "\\" in row_head:
+                    escaped = True
                 head_hash = digest
             if params:
                 try:
-                    _insert_rows(conn, params, self._per_statement)
+                    if escaped:
+                        _insert_rows(conn, _FULL_ROW, _full_params(batch, params), self._per_statement)
+                    else:
+                        _insert_rows(conn, _COMPACT_ROW, params, self._per_compact_statement)
                 except sqlite3.IntegrityError:
                     if remembered:
                         raise _StaleHead() from None  # ids taken by another process: re-read
@@ -896,11 +946,10 @@ class AuditStore:
         count = head_id - first_id
         if not self._sinks.sinks:
             return [{}] * count
-        width = len(_INSERT_COLUMNS)
         names = _INSERT_COLUMNS[:_SINK_WIDTH]
-        return [
-            dict(zip(names, params[k : k + _SINK_WIDTH], strict=True)) for k in range(0, len(params), width)
-        ]
+        full = _full_params(batch, params)
+        width = len(_INSERT_COLUMNS)
+        return [dict(zip(names, full[k : k + _SINK_WIDTH], strict=True)) for k in range(0, len(full), width)]
 
     @staticmethod
     def _tune_fts(conn: sqlite3.Connection) -> None:
