@@ -639,22 +639,27 @@ def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any], raw: bytes | N
 
 def _scan_phrases_hyperscan(
     folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match], compiled: tuple[Any, Any]
-) -> bool:
+) -> frozenset[int]:
     """:func:`_scan_phrases_python` with the candidate (start, rule) pairs from one hyperscan
-    scan of the reversed text (see the note above); returns whether a marker anchor may occur."""
+    scan of the reversed text (see the note above); returns the indexes (into
+    :data:`MARKER_ANCHOR_SOURCES`) of the marker anchors that may occur. A start already found
+    quoted skips the rule match (the rule would be rejected there either way)."""
     hits = _hyperscan_candidates(folded, compiled, raw)
     if not hits:
-        return False
+        return frozenset()
     best: dict[str, tuple[int, int, re.Match[str]]] = {}
     mention: dict[int, bool] = {}
-    marker_anchor = False
+    anchors: set[int] = set()
     for start, order in hits:
         if order >= _MARKER_ANCHOR_ID:
-            marker_anchor = True
+            anchors.add(order - _MARKER_ANCHOR_ID)
             continue
         rule = _COMPILED[order]
         signal = rule.signal
         if signal in best or signal in found:  # hits come in (start, rule order) order
+            continue
+        sensitive = signal in rules.MENTION_SENSITIVE
+        if sensitive and mention.get(start):
             continue
         if start:
             first = folded[start]
@@ -665,27 +670,32 @@ def _scan_phrases_hyperscan(
         m = rule.pattern.match(folded, start)
         if m is None:
             continue
-        if signal in rules.MENTION_SENSITIVE and _quoted_at(folded, start, mention):
+        if sensitive and _quoted_at(folded, start, mention):
             continue
         best[signal] = (start, order, m)
     _record(best, where, found)
-    return marker_anchor
+    return frozenset(anchors)
 
 
-def _scan_phrases(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> bool:
+# What a phrase scan knows of the marker anchors: the indexes into MARKER_ANCHOR_SOURCES of
+# those that may occur, or None when it did not look (a marker count must look itself).
+_MarkerAnchors = frozenset[int] | None
+
+
+def _scan_phrases(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> _MarkerAnchors:
     """The phrase scan of the selected :data:`ENGINE` (``raw``: the UTF-8 form of ``folded``,
-    or None); returns False only when the scan proved that no marker anchor occurs."""
+    or None); the hyperscan engine also reports the marker anchors (:data:`_MarkerAnchors`)."""
     compiled = _PREFILTER_DB.get() if ENGINE == "hyperscan" else None
     if compiled is not None:
         return _scan_phrases_hyperscan(folded, raw, where, found, compiled)
     _scan_phrases_python(folded, where, found)
-    return True
+    return None
 
 
 _REFERENCE_PATTERNS: list[re.Pattern[str]] = []  # the rule sources as written, compiled on first use
 
 
-def _scan_phrases_reference(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> bool:
+def _scan_phrases_reference(folded: str, raw: bytes | None, where: str, found: dict[str, Tier1Match]) -> _MarkerAnchors:
     """:func:`_scan_phrases` without anchors, required literals, gates or possessive gaps: every
     rule, compiled from its source as written, searched over all of ``folded`` (slow;
     :func:`classify_reference` uses it so tests can check the two agree)."""
@@ -704,7 +714,7 @@ def _scan_phrases_reference(folded: str, raw: bytes | None, where: str, found: d
                 break
             pos = m.start() + 1
     _record(best, where, found)
-    return True
+    return None
 
 
 def _printable_ratio(text: str) -> float:
@@ -961,8 +971,8 @@ class _Paths:
 
     fold: Callable[[str, bytes], tuple[str, bytes]]
     scan_counts: Callable[[str, str], dict[str, int]]
-    count_marker_like: Callable[[str, bytes], int]
-    scan_phrases: Callable[[str, bytes | None, str, dict[str, Tier1Match]], bool]
+    count_marker_like: Callable[[str, bytes, _MarkerAnchors], int]
+    scan_phrases: Callable[[str, bytes | None, str, dict[str, Tier1Match]], _MarkerAnchors]
     decoded_segments: Callable[[str, bytes, list[int]], list[tuple[str, str]]]
 
 
@@ -979,11 +989,13 @@ def _fold_whole(text: str, encoded: bytes) -> tuple[str, bytes]:
     return folded, folded.encode("utf-8", "surrogatepass")
 
 
-def _markers_folded(folded: str, encoded: bytes) -> int:
-    return count_marker_like(folded, folded=True, encoded=encoded)
+def _markers_folded(folded: str, encoded: bytes, anchors: _MarkerAnchors) -> int:
+    if anchors is not None and not anchors:
+        return 0  # no anchor, so no region holding a marker-like span
+    return count_marker_like(folded, folded=True, encoded=encoded, spaced_ethos=anchors is None or 0 in anchors)
 
 
-def _markers_folded_reference(folded: str, encoded: bytes) -> int:
+def _markers_folded_reference(folded: str, encoded: bytes, anchors: _MarkerAnchors) -> int:
     return count_marker_like_reference(folded, folded=True)
 
 
@@ -1045,7 +1057,8 @@ def _classify(text: str, paths: _Paths) -> Tier1Result:
         found[rules.TEMPLATE_TOKEN] = Tier1Match(
             rules.TEMPLATE_TOKEN, f"{counts['template_tokens']} template tokens, {counts['role_markers']} role markers"
         )
-    if paths.scan_phrases(folded, folded_utf8, "text", found) and paths.count_marker_like(folded, folded_utf8):
+    anchors = paths.scan_phrases(folded, folded_utf8, "text", found)
+    if paths.count_marker_like(folded, folded_utf8, anchors):
         found[rules.WRAPPER_FORGERY] = Tier1Match(rules.WRAPPER_FORGERY, "marker-like text")
     _scan_decoded(text, encoded, found, [MAX_SEGMENTS, MAX_DECODED_TOTAL], 1, paths)
     signals = tuple(sorted(found))

@@ -151,19 +151,20 @@ def _bracket_positions(probe: str) -> list[int]:
     return found
 
 
-def _marker_regions(probe: str, encoded: bytes | None = None) -> list[tuple[int, int]]:
+def _marker_regions(probe: str, encoded: bytes | None = None, spaced_ethos: bool = True) -> list[tuple[int, int]]:
     """Merged spans that hold every marker-like match of ``probe``.
 
     Each alternative of the marker pattern contains an anchor: a (spaced) ``ethos`` at its start,
     the word ``untrusted`` at most ``[ \t]*`` plus 13 characters after its start, or a bracket.
     A span reaches ``_REACH`` past its anchor, so no match (nor a word-boundary test) is cut.
     Spaced ``ethos`` is searched only if the letters-only copy holds ``ethos`` (C byte passes
-    over ``encoded``, the UTF-8 form of ``probe``, computed here when not given).
+    over ``encoded``, the UTF-8 form of ``probe``, computed here when not given), and not at
+    all when ``spaced_ethos`` is False (the caller proved there is none).
     """
     spans: list[tuple[int, int]] = []
-    if encoded is None:
+    if encoded is None and spaced_ethos:
         encoded = probe.encode("utf-8", "surrogatepass")
-    if b"ethos" in encoded.translate(None, _SPACED_ETHOS_DELETE):
+    if spaced_ethos and encoded is not None and b"ethos" in encoded.translate(None, _SPACED_ETHOS_DELETE):
         spans += [(m.start(), m.start() + _REACH) for m in _SPACED_ETHOS_RE.finditer(probe)]
     spans += [(pos, pos + 1) for pos in _bracket_positions(probe)]
     pos = probe.find("untrusted")
@@ -183,18 +184,20 @@ def _marker_regions(probe: str, encoded: bytes | None = None) -> list[tuple[int,
     return merged
 
 
-def count_marker_like(text: str, *, folded: bool = False, encoded: bytes | None = None) -> int:
+def count_marker_like(text: str, *, folded: bool = False, encoded: bytes | None = None, spaced_ethos: bool = True) -> int:
     """How many marker-like spans ``text`` holds (the classifier's ``inj.wrapper_forgery``).
 
     ``folded=True`` says ``text`` is already folded (lower case, invisible characters removed);
-    ``encoded``, its UTF-8 form (``surrogatepass``), spares an encode when the caller has it.
+    ``encoded``, its UTF-8 form (``surrogatepass``), spares an encode when the caller has it;
+    ``spaced_ethos=False`` says the caller proved the folded text holds no match of the first
+    of :data:`MARKER_ANCHOR_SOURCES` (a spaced ``ethos``), so none is looked for.
     The pattern runs only over the spans around its anchors (:func:`_marker_regions`); the
     matches are those of a pass over the whole text (:func:`count_marker_like_reference`).
     """
     probe = text if folded else skeleton(remove_invisible(text))
     return sum(
         1
-        for lo, hi in _marker_regions(probe, encoded if folded else None)
+        for lo, hi in _marker_regions(probe, encoded if folded else None, spaced_ethos or not folded)
         for m in _MARKER_LIKE_RE.finditer(probe, lo, min(hi, len(probe)))
         if m.end() > m.start()
     )

@@ -584,14 +584,17 @@ def prefilter_source(source: str, *, reverse: bool = False, cut_weak_tail: bool 
     return _prefilter_seq(items, reverse).encode("ascii")
 
 
+_STRONG_MIN = 3  # a part whose literals are not common words and have this many characters
+
+
 def _weak_tail_cut(items: list[tuple[Any, Any]]) -> int:
     """How many top-level parts of a parsed rule the prefilter keeps (see
-    :func:`prefilter_source`): all of them unless the last part's required literals score below
-    :data:`REQUIRED_MIN` characters or are common words and some later-than-first part has
-    literals that do not; then up to the best such part."""
+    :func:`prefilter_source`): all of them unless the last part's required literals are common
+    words or shorter than :data:`_STRONG_MIN` characters and some later-than-first part has
+    literals that are not; then up to the best such part."""
     op, av = items[-1]
     tail = None if op is _C.LITERAL else _required_node(op, av)
-    if op is _C.LITERAL or (tail is not None and _required_score(tail)[:2] >= (1, REQUIRED_MIN)):
+    if op is _C.LITERAL or (tail is not None and _required_score(tail)[:2] >= (1, _STRONG_MIN)):
         return len(items)
     best: tuple[int, int, int] | None = None
     keep = len(items)
@@ -599,4 +602,4 @@ def _weak_tail_cut(items: list[tuple[Any, Any]]) -> int:
         found = None if op is _C.LITERAL else _required_node(op, av)
         if found is not None and (best is None or _required_score(found) > best):
             best, keep = _required_score(found), index + 1
-    return keep if best is not None and best[:2] >= (1, REQUIRED_MIN) else len(items)
+    return keep if best is not None and best[:2] >= (1, _STRONG_MIN) else len(items)

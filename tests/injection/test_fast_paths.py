@@ -272,8 +272,9 @@ def test_per_character_fold_equals_the_stretch_fold() -> None:
 
 @pytest.mark.skipif("hyperscan" not in ENGINES, reason="hyperscan not installed")
 def test_marker_anchor_scan_sees_every_marker_like_text() -> None:
-    """The phrase scan reports a marker anchor wherever the folded text holds marker-like text
-    (the classifier skips the marker count otherwise)."""
+    """The phrase scan reports a marker anchor wherever the folded text holds marker-like text,
+    and the spaced-"ethos" one wherever a spaced "ethos" is needed (the classifier skips the
+    marker count, or the search for a spaced "ethos", otherwise)."""
     from ethos_core.injection import markers
 
     rng = random.Random(17)
@@ -285,9 +286,13 @@ def test_marker_anchor_scan_sees_every_marker_like_text() -> None:
     assert compiled is not None
     for text in texts:
         folded = "\n" + normalize.fold(text)
-        if markers.count_marker_like(folded, folded=True):
-            orders = {order for _, order in classifier._hyperscan_candidates(folded, compiled)}
-            assert max(orders) >= classifier._MARKER_ANCHOR_ID, text[:200]
+        raw = folded.encode("utf-8", "surrogatepass")
+        hits = classifier._hyperscan_candidates(folded, compiled, raw)
+        anchors = frozenset(order - classifier._MARKER_ANCHOR_ID for _, order in hits if order >= classifier._MARKER_ANCHOR_ID)
+        whole = markers.count_marker_like_reference(folded, folded=True)
+        assert bool(classifier._markers_folded(folded, raw, anchors)) == bool(whole), text[:200]
+        if whole:
+            assert anchors, text[:200]
 
 
 def test_script_windows_hold_every_non_ascii_anchor() -> None:
