@@ -518,9 +518,11 @@ _MARKER_ANCHOR_ID = len(_COMPILED)
 
 def _compile_phrase_prefilters() -> Any:
     expressions = [rules.prefilter_source(source, reverse=True, cut_weak_tail=True) for _, source in rules.rule_sources()]
+    flags = [0] * len(expressions)
     expressions += [rules.prefilter_source(source, reverse=True) for source in MARKER_ANCHOR_SOURCES]
+    flags += [_hyperscan.HS_FLAG_SINGLEMATCH] * len(MARKER_ANCHOR_SOURCES)  # whether, not where
     db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=0)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags)
     return db
 
 
@@ -635,7 +637,7 @@ def _hyperscan_candidates(folded: str, compiled: tuple[Any, Any], raw: bytes | N
         # Character offsets keep the byte order, but offsets inside one character meet at its
         # start, so the rule orders there are sorted again (a near-sorted list: one quick pass).
         chars = _char_offsets(raw, [start for start, _ in hits])
-        hits = sorted(zip(chars, [order for _, order in hits]))
+        hits = sorted(zip(chars, [order for _, order in hits], strict=True))
     return hits
 
 
