@@ -2,29 +2,37 @@
 
 Invariants:
 
-* **Redaction before disk.** :meth:`AuditStore.write` runs every string of the event — each
-  column and every key and value nested in ``data`` — through stage ⑬, plus the secret-key
-  floor of :mod:`ethos_core.audit.scrub`, before the row exists. Callers are not trusted to have
-  done it. Stage ⑬ is given as ``redact_many`` (``list[str] -> list[str]``: ONE call per event
-  with all its strings, the engine's joined scan) and/or ``redact`` (``str -> str``); either is
-  derived from the other. A redactor that raises or answers with the wrong length or type
-  redacts the strings concerned to ``[REDACTED:redaction_error]``. Policy snapshot bodies too.
-  The only strings stored without a redactor call are exact constants of ethos (category
-  names, severities, stage names, verdicts: ``_VOCABULARY``). The searchable text (``search``
-  column, FTS5) is built from the redacted strings only.
-* **One writer, bounded queue, batched transactions.** ``write`` enqueues; a single thread
-  drains up to ``batch_size`` items per ``BEGIN IMMEDIATE`` … ``COMMIT``. A full queue blocks
-  the producer (back-pressure); nothing is ever dropped silently. The writer re-takes the GIL
-  after every SQLite call (up to a switch interval while producers run Python), so a batch uses
-  few statements: multi-row INSERTs of up to 2,048 rows, whole statements under load, and the
-  chain head remembered from its last commit (checked under the write lock).
+* **Redaction before disk.** Every string of an event — each column and every key and value
+  nested in ``data`` — goes through stage ⑬, plus the secret-key floor of
+  :mod:`ethos_core.audit.scrub`, before its row exists. Callers are not trusted to have done
+  it. Stage ⑬ is given as ``redact_many`` (``list[str] -> list[str]``, the engine's joined
+  scan) and/or ``redact`` (``str -> str``); either is derived from the other. A redactor that
+  raises or answers with the wrong length or type redacts the strings concerned to
+  ``[REDACTED:redaction_error]``, exactly as if their event had been redacted alone. Policy
+  snapshot bodies too. The only strings stored without a redactor call are exact constants of
+  ethos (category names, severities, stage names, verdicts: ``_VOCABULARY``). The searchable
+  text (``search`` column, FTS5) is built from the redacted strings only.
+* **Three threads, bounded queues, batched transactions.** ``write`` *captures* the event (its
+  strings collected, nothing else) and enqueues it; a preparer thread redacts captured events
+  with ONE ``redact_many`` call per group of up to 64 events (a call's cost is mostly fixed)
+  and encodes their rows; a single writer thread commits up to ``batch_size`` rows per
+  ``BEGIN IMMEDIATE`` … ``COMMIT``, so the writer's SQLite work (no GIL) overlaps the
+  preparer's Python. Only an :class:`AuditEvent` with plain, deep-frozen data is deferred; any
+  other event (a secret-naming key, bytes, objects, an invalid timestamp) is redacted inside
+  ``write``, so a caller's ``__str__`` runs on the caller's thread. A full queue blocks the
+  producer (back-pressure); nothing is ever dropped silently. The writer re-takes the GIL
+  after every SQLite call (up to a switch interval while other threads run Python), so a batch
+  uses few statements: multi-row INSERTs of up to 2,048 rows binding six parameters each (SQLite
+  takes the hashed head's values out of its JSON text), and the chain head remembered from its
+  last commit (checked under the write lock).
 * **Fail closed.** When a batch cannot be committed (disk full, read-only file or filesystem,
   locked past the busy timeout, the file removed or replaced) the store enters the failed
   state: every later ``write`` and ``flush`` raises :class:`~ethos_core.errors.AuditWriteError`
   (the engine turns that into a denied tool call) and ``health()`` reports the error. The
   failed batch stays in memory and is retried every ``retry_interval`` seconds; when a retry
   commits, the store recovers. A removed or replaced file is not retried (it would silently
-  write into an unlinked inode): the store stays failed until it is re-opened.
+  write into an unlinked inode): the store stays failed until it is re-opened. A preparer
+  that fails (a bug) fails the store the same way, for good; its events are reported unwritten.
 * **Acknowledged = durable.** An event is *acknowledged* when ``write(event)`` returned and a
   later ``flush()`` (from any thread) returned without raising. ``flush`` returns only after
   every event enqueued before it was committed in WAL mode with ``synchronous=FULL``, so an
@@ -36,7 +44,8 @@ Invariants:
 
 Does not cover: events lost because the process died before their batch committed and
 before any ``flush`` acknowledged them (callers that must not lose an event call ``flush``);
-an operator with write access who rewrites the whole chain (see chain.py).
+an operator with write access who rewrites the whole chain (see chain.py); the process's own
+memory, where a captured event waits unredacted for the preparer as it waited in the caller.
 """
 
 from __future__ import annotations
