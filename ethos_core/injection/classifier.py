@@ -20,10 +20,11 @@ A phrase preceded by quoting context ("such as", "the phrase", an opening quote,
 counts as a mention, not an instruction — articles about prompt injection do not flag.
 
 Speed comes from shortcuts that never change a verdict (docs/injection.md, "Quality and
-speed"): per-stretch folding; phrase candidates from one hyperscan scan of reversed rule
-prefilters (:data:`ENGINE` ``"hyperscan"``) or, without hyperscan or with
-``ETHOS_TIER1_ENGINE=python``, from anchor and required-literal automata with one gate regex per
-anchor; candidate-only structural scans and byte-level decoder guards. :func:`classify_reference`
+speed"): per-stretch folding; phrase candidates (and whether marker-like text can occur at
+all) from one hyperscan scan of reversed rule prefilters (:data:`ENGINE` ``"hyperscan"``) or,
+without hyperscan or with ``ETHOS_TIER1_ENGINE=python``, from anchor and required-literal
+automata with one gate regex per anchor; candidate-only structural scans and byte-level
+decoder guards. :func:`classify_reference`
 runs the same classification through whole-text passes only; tests assert all three agree.
 
 Not covered (documented in docs/injection.md): paraphrases outside the rule table, languages

@@ -4,7 +4,9 @@ Invariant: :func:`fold` maps text to the form every tier-1 rule is written again
 characters removed, NFKC, case-folded, look-alike letters mapped to Latin, whitespace collapsed
 with line breaks kept), and :func:`skeleton` does the same one character for one character so a
 match in the skeleton is a match at the same offsets in the original. :func:`fold` normalises
-only the non-ASCII stretches (exact: see the note above it); :func:`fold_reference` is the same
+only the non-ASCII stretches (exact: see the note above it), one character at a time when
+every character of a stretch is inert (:func:`_fold_stretch`); :func:`fold_utf8` is the same
+fold from UTF-8 to UTF-8 for callers that hold the bytes; :func:`fold_reference` is the same
 fold in whole-text passes, and tests compare the two.
 
 Not covered: look-alikes outside the table below (it lists the Cyrillic, Greek, Armenian and
