@@ -15,7 +15,9 @@ Latin-extended letters seen in homoglyph attacks), leetspeak digits, and images 
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 
 # Characters with no visible rendering that attackers use to split keywords or smuggle text.
@@ -110,9 +112,10 @@ _STRETCH_CACHE_KEY = 24  # stretches up to this many bytes (a quote, a dash, a w
 
 
 # Characters that can follow a starter in a canonical composition although their combining
-# class is 0 (Hangul vowel and trailing jamo, some Indic and Brahmic vowel signs); a test checks
-# the list against the running Python's Unicode data. Every other second element of a
-# composition has a non-zero combining class.
+# class is 0 (Hangul vowel and trailing jamo, some Indic and Brahmic vowel signs), as of the
+# Unicode version below; every other second part of a composition has a non-zero combining
+# class. A Python with other Unicode data computes the set instead (a test checks the list).
+STARTER_SECOND_ELEMENTS_UNICODE = "14.0.0"
 STARTER_SECOND_ELEMENTS = frozenset(
     [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]
     + [0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57]
@@ -123,11 +126,31 @@ _NOT_ALONE = "\uffff"  # per-character table value: the character must be folded
 _CHAR_FOLD_MAX = 65_536  # entries kept; characters beyond are folded again on each use
 
 
+def starter_second_elements_from_data() -> frozenset[int]:
+    """The second parts of canonical compositions with combining class 0, from the running
+    Python's Unicode data (Hangul jamo compose algorithmically; ~0.5 s)."""
+    seconds = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}
+    for cp in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2 and unicodedata.combining(chr(int(parts[1], 16))) == 0:
+                seconds.add(int(parts[1], 16))
+    return frozenset(seconds)
+
+
+@functools.cache
+def _starter_seconds() -> frozenset[int]:
+    if unicodedata.unidata_version == STARTER_SECOND_ELEMENTS_UNICODE:
+        return STARTER_SECOND_ELEMENTS
+    return starter_second_elements_from_data()
+
+
 def _inert(ch: str) -> bool:
     """What the compatibility decomposition of ``ch`` keeps (combining marks dropped) is empty
     or starts with a starter that no canonical composition takes as its second part."""
     kept = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", ch))
-    return not kept or (unicodedata.combining(kept[0]) == 0 and ord(kept[0]) not in STARTER_SECOND_ELEMENTS)
+    return not kept or (unicodedata.combining(kept[0]) == 0 and ord(kept[0]) not in _starter_seconds())
 
 
 class _CharFoldTable(dict[int, str]):
