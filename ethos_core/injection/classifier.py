@@ -24,8 +24,8 @@ speed"): per-stretch folding; phrase candidates (and whether marker-like text ca
 all) from one hyperscan scan of reversed rule prefilters (:data:`ENGINE` ``"hyperscan"``) or,
 without hyperscan or with ``ETHOS_TIER1_ENGINE=python``, from anchor and required-literal
 automata with one gate regex per anchor; candidate-only structural scans and byte-level
-decoder guards. :func:`classify_reference`
-runs the same classification through whole-text passes only; tests assert all three agree.
+decoder guards. :func:`classify_reference` runs the same classification through whole-text
+passes only; tests assert all three agree.
 
 Not covered (documented in docs/injection.md): paraphrases outside the rule table, languages
 other than the nine above, instructions in images, adversarially iterated wording. Tier-1 is a
