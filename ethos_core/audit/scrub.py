@@ -25,7 +25,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -235,7 +235,7 @@ def redact_batch(texts: list[str], redact_many: ManyRedactor) -> list[str]:
     return out
 
 
-def redact_groups(groups: list[list[str]], redact_many: ManyRedactor) -> list[list[str]]:
+def redact_groups(groups: Sequence[Sequence[str]], redact_many: ManyRedactor) -> list[list[str]]:
     """:func:`redact_batch` of every group, with ONE ``redact_many`` call for all of them.
 
     Element ``i`` of group ``g`` of the answer redacts element ``i`` of group ``g``. When the
@@ -244,7 +244,7 @@ def redact_groups(groups: list[list[str]], redact_many: ManyRedactor) -> list[li
     closed exactly as it does for that group alone.
     """
     if len(groups) == 1:
-        return [redact_batch(groups[0], redact_many)]
+        return [redact_batch(list(groups[0]), redact_many)]
     texts = [text for group in groups for text in group]
     if not texts:
         return [[] for _ in groups]
@@ -253,7 +253,7 @@ def redact_groups(groups: list[list[str]], redact_many: ManyRedactor) -> list[li
     except Exception:  # noqa: BLE001 - retried group by group, where failures are contained
         out = None
     if type(out) is not list or len(out) != len(texts) or set(map(type, out)) != _ONLY_STR:
-        return [redact_batch(group, redact_many) for group in groups]
+        return [redact_batch(list(group), redact_many) for group in groups]
     answers: list[list[str]] = []
     start = 0
     for group in groups:

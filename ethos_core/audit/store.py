@@ -275,16 +275,21 @@ _TS_LIMIT = 253402300800.0  # year 10000: stored timestamps stay sortable text
 class _Pending:
     """An event captured by ``write``, not yet redacted: its column values (``slots`` name the
     ones to redact, ``texts[i]`` for ``slots[i]``), every string of its plain, deep-frozen
-    ``data`` (``texts[first_data:]``, in :func:`collect_plain` order), its timestamp and snapshot."""
+    ``data`` (``texts[first_data:]``, in :func:`collect_plain` order), its timestamp and snapshot.
+
+    Tuples, not lists: a queued item outlives several garbage collections, and the collector
+    stops tracking a tuple of strings and ints (a list it scans at every collection, and
+    promotes, which made full collections over the whole heap several times per 40k events).
+    """
 
     __slots__ = ("data", "texts", "columns", "slots", "first_data", "ts", "turn", "snapshot")
 
     def __init__(
         self,
         data: Mapping[str, Any],
-        texts: list[str],
-        columns: list[Any],
-        slots: list[int],
+        texts: tuple[str, ...],
+        columns: tuple[Any, ...],
+        slots: tuple[int, ...],
         first_data: int,
         ts: float,
         turn: int | None,
@@ -376,7 +381,7 @@ def _column_texts(event: AuditEvent, texts: list[str]) -> tuple[list[Any], list[
     return columns, slots
 
 
-def _row(ts: str, columns: list[Any], turn: int | None, snapshot: str | None, data_json: str, searchable: list[str]) -> _Row:
+def _row(ts: str, columns: Sequence[Any], turn: int | None, snapshot: str | None, data_json: str, searchable: list[str]) -> _Row:
     values = (
         ts,
         columns[0] or "unknown",
@@ -542,7 +547,7 @@ class AuditStore:
             return self._prepare(event)
         snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         turn = None if event.turn is None else int(event.turn)
-        return _Pending(event.data, texts, columns, slots, first_data, ts, turn, snapshot)
+        return _Pending(event.data, tuple(texts), tuple(columns), tuple(slots), first_data, ts, turn, snapshot)
 
     def _prepare(self, event: AuditEvent) -> _Row:
         """The redacted row of ``event``, now: every string it holds goes through ONE
@@ -566,7 +571,9 @@ class AuditStore:
         snapshot = self._latest_snapshot.get(event.personality) if event.personality is not None else None
         ts, bad_ts = _event_ts(event.ts)
         if plain and bad_ts is None:
-            pending = _Pending(event.data, texts, columns, slots, first_data, float(event.ts), turn, snapshot)
+            pending = _Pending(
+                event.data, tuple(texts), tuple(columns), tuple(slots), first_data, float(event.ts), turn, snapshot
+            )
             return self._finish(pending, redact_batch(texts, self.redact_many))
         end_data = len(texts)
         if bad_ts is not None:
@@ -600,16 +607,17 @@ class AuditStore:
 
     def _finish(self, pending: _Pending, out: list[str]) -> _Row:
         """The row of a captured plain event from ``out``, the redaction of ``pending.texts``."""
-        columns = pending.columns
-        for pos, redacted in zip(pending.slots, out, strict=False):
-            columns[pos] = redacted
+        columns: Sequence[Any] = pending.columns
         first = pending.first_data
         searchable = out[first:]
-        data: Any
-        if searchable == pending.texts[first:]:
-            data = pending.data  # nothing redacted: stored as it is (immutable, depth-checked)
-        else:
-            data = rebuild(gather_strings(pending.data, []).tree, iter(searchable))
+        data: Any = pending.data  # nothing redacted: stored as it is (immutable, depth-checked)
+        if tuple(out) != pending.texts:  # the columns hold the texts: only changes are applied
+            changed = list(columns)
+            for pos, redacted in zip(pending.slots, out, strict=False):
+                changed[pos] = redacted
+            columns = changed
+            if tuple(searchable) != pending.texts[first:]:
+                data = rebuild(gather_strings(pending.data, []).tree, iter(searchable))
         joined = "".join(out)
         try:
             data_json = canonical_json_data(data, joined.isascii() and "\x7f" not in joined)
