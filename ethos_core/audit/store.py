@@ -137,11 +137,13 @@ _WRITER_PRAGMAS: Mapping[str, str | int] = {"cache_size": -16384}
 
 @attrs.frozen
 class _RowShape:
-    """One way to bind event rows: ``width`` parameters per row, ``row`` SQL per row."""
+    """One way to bind event rows: ``width`` parameters per row, ``row`` SQL per row; a statement
+    is ``INSERT INTO events (…) <prefix> <row>, <row>, … <suffix>``."""
 
     width: int
     row: str
-    select: str  # INSERT INTO events (...) <select> VALUES <rows> (or a FROM (VALUES …))
+    prefix: str
+    suffix: str = ""
 
     def sql(self, count: int) -> str:
         return _shape_sql(self, count)
@@ -173,16 +175,14 @@ _COMPACT_ROW = _RowShape(
     "SELECT column1, "
     + ", ".join(f"column2->>{k}" for k in range(len(EVENT_FIELDS) - 2))
     + ", column3, column4, column5, column6 FROM (VALUES",
+    ")",
 )
 _HAS_JSON_ARROW = sqlite3.sqlite_version_info >= (3, 38, 0)
 
 
 @functools.lru_cache(maxsize=128)
 def _shape_sql(shape: _RowShape, count: int) -> str:
-    rows = ", ".join([shape.row] * count)
-    if shape.select == "VALUES":
-        return f"{_INSERT_HEAD} VALUES {rows}"
-    return f"{_INSERT_HEAD} {shape.select} {rows})"
+    return f"{_INSERT_HEAD} {shape.prefix} {', '.join([shape.row] * count)}{shape.suffix}"
 
 
 def _insert_rows(conn: sqlite3.Connection, shape: _RowShape, params: list[Any], per_statement: int) -> None:
@@ -335,7 +335,6 @@ _GROUP_CHARS = 256 * 1024
 
 # Column values of an event that pass the redactor (the others: id, ts, turn, snapshot_id, data).
 _TEXT_COLUMNS = ("category", "code", "severity", "personality", "session", "stage", "rule", "verdict", "source")
-_COLUMN_DEFAULTS: Mapping[str, str | None] = {"category": "", "code": "", "severity": "info"}
 
 
 def _strings_of(value: Any, out: list[str]) -> list[str]:
