@@ -128,8 +128,11 @@ class Engine:
         self._personalities: dict[str, Personality] = {}
         # Outputs of stage ⑬ (redaction is idempotent: such text needs no second scan), bounded
         # by count and by total characters so large tool results cannot pin memory.
+        # Mutated under _memo_lock: the audit store's preparer thread redacts through this
+        # engine too; lookups need no lock (a dict membership test is atomic).
         self._redacted_outputs: dict[str, None] = {}
         self._redacted_chars = 0
+        self._memo_lock = threading.Lock()
         self._lock = threading.Lock()
         self._closed = False
         _LIVE_ENGINES.add(self)
@@ -391,15 +394,18 @@ class Engine:
         return out
 
     def _remember_redacted(self, text: str) -> None:
-        """Record ``text`` as an output of stage ⑬ (see ``_redacted_outputs``)."""
+        """Record ``text`` as an output of stage ⑬ (see ``_redacted_outputs``); thread-safe."""
         if text in self._redacted_outputs:
             return
-        if len(self._redacted_outputs) >= _MEMO_MAX_TEXTS or self._redacted_chars + len(text) > _MEMO_MAX_CHARS:
-            self._redacted_outputs.clear()
-            self._redacted_chars = 0
-        if len(text) <= _MEMO_MAX_CHARS:
-            self._redacted_outputs[text] = None
-            self._redacted_chars += len(text)
+        with self._memo_lock:
+            if text in self._redacted_outputs:
+                return
+            if len(self._redacted_outputs) >= _MEMO_MAX_TEXTS or self._redacted_chars + len(text) > _MEMO_MAX_CHARS:
+                self._redacted_outputs.clear()
+                self._redacted_chars = 0
+            if len(text) <= _MEMO_MAX_CHARS:
+                self._redacted_outputs[text] = None
+                self._redacted_chars += len(text)
 
     def _redact_for_store(self, text: str) -> str:
         return self.redact(text)

@@ -66,8 +66,9 @@ def test_the_memo_is_bounded_in_total_characters(tmp_path: Path) -> None:
         chunk = "y" * (_MEMO_MAX_CHARS // 3)
         for i in range(10):
             engine._remember_redacted(f"{i}{chunk}")
-            assert engine._redacted_chars <= _MEMO_MAX_CHARS
-            assert sum(map(len, engine._redacted_outputs)) == engine._redacted_chars
+            with engine._memo_lock:  # the audit store's preparer thread records outputs too
+                assert engine._redacted_chars <= _MEMO_MAX_CHARS
+                assert sum(map(len, engine._redacted_outputs)) == engine._redacted_chars
         # Something larger than the whole budget is simply not remembered.
         engine._remember_redacted("z" * (_MEMO_MAX_CHARS + 1))
         assert engine._redacted_chars <= _MEMO_MAX_CHARS
@@ -95,3 +96,26 @@ def test_redact_event_covers_every_string_and_keeps_clean_events_as_they_are(tmp
         odd = AuditEvent(category="audit.block", data={"set": frozenset({f"a {AWS}", "b"}), "obj": Path(f"/x/{AWS}")})
         text = repr(engine.redact_event(odd))
         assert AWS not in text
+
+
+def test_the_memo_stays_consistent_under_concurrent_writers(tmp_path: Path) -> None:
+    """The audit store's preparer thread and the agent's thread both record redaction outputs:
+    the character count must match the memo's content whatever the interleaving."""
+    import threading
+
+    home = make_home(tmp_path / "h")
+    with Engine.from_home(home, autoload=False) as engine:
+        chunk = "q" * (_MEMO_MAX_CHARS // 7)
+
+        def record(tag: str) -> None:
+            for i in range(400):
+                engine._remember_redacted(f"{tag}{i}{chunk}")
+
+        threads = [threading.Thread(target=record, args=(t,)) for t in "abcd"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with engine._memo_lock:
+            assert engine._redacted_chars <= _MEMO_MAX_CHARS
+            assert sum(map(len, engine._redacted_outputs)) == engine._redacted_chars
