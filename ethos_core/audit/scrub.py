@@ -203,11 +203,6 @@ def _scrub_items(value: list[Any] | tuple[Any, ...], redact: Redactor, depth: in
     return out
 
 
-def scrub_text(value: str | None, redact: Redactor) -> str | None:
-    """Redact one optional column value."""
-    return None if value is None else safe_redact(redact, str(value))
-
-
 # --- the batched form: one redactor call per event ------------------------------------------
 
 
