@@ -251,8 +251,10 @@ class Engine:
             # JSON Lines sink comes from observability.sinks inside for_runtime.
             plugin_sinks = [sink for source, sink in self.pipeline.collect("ethos_audit_sinks")
                             if not source.startswith("ethos.builtin.")]
+            # Rows are prepared on the calling thread: an agent writes a few events per tool call,
+            # and a preparer thread would take the GIL from the agent at every syscall it makes.
             rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, redact_many=self._redact_many,
-                                                          sinks=plugin_sinks)
+                                                          sinks=plugin_sinks, prepare_on_caller=True)
         rt.services.setdefault("tool_registry", self.tools)
         if "grants" not in rt.services:
             rt.services["grants"] = GrantStore(rt.home.state_db)

@@ -24,7 +24,11 @@ Invariants:
   after every SQLite call (up to a switch interval while other threads run Python), so a batch
   uses few statements: multi-row INSERTs of up to 2,048 rows binding six parameters each (SQLite
   takes the hashed head's values out of its JSON text), and the chain head remembered from its
-  last commit (checked under the write lock).
+  last commit (checked under the write lock). With ``prepare_on_caller`` (the engine's mode)
+  there is no preparer: ``write`` redacts and encodes the row itself, with one stage-⑬ call
+  per event, and hands it to the writer. An agent writes a few events per tool call, and a
+  third thread running Python would take the GIL from the agent at every system call it makes
+  (measured: ~150–250 µs of waiting per tool call); bulk producers keep the preparer.
 * **Fail closed.** When a batch cannot be committed (disk full, read-only file or filesystem,
   locked past the busy timeout, the file removed or replaced) the store enters the failed
   state: every later ``write`` and ``flush`` raises :class:`~ethos_core.errors.AuditWriteError`
@@ -45,7 +49,8 @@ Invariants:
 Does not cover: events lost because the process died before their batch committed and
 before any ``flush`` acknowledged them (callers that must not lose an event call ``flush``);
 an operator with write access who rewrites the whole chain (see chain.py); the process's own
-memory, where a captured event waits unredacted for the preparer as it waited in the caller.
+memory, where a captured event waits unredacted for the preparer (not with
+``prepare_on_caller``) as it waited in the caller.
 """
 
 from __future__ import annotations
@@ -406,7 +411,9 @@ class AuditStore:
     with every string of it (element ``i`` of the answer redacts element ``i``); ``redact`` is
     stage ⑬ as a ``str -> str`` function. Give either or both (at least one); ``retention`` is
     ``observability.retention`` (glob → ``Nh/Nd/Nw/forever``); ``sinks`` receive every committed
-    row. Construction opens and migrates the file and raises :class:`AuditWriteError` when it
+    row. ``prepare_on_caller`` redacts and encodes each row inside ``write`` instead of on a
+    preparer thread (lower latency for a few events at a time; less throughput in bulk).
+    Construction opens and migrates the file and raises :class:`AuditWriteError` when it
     cannot (the engine must not start tools without an audit trail).
     """
 
@@ -424,6 +431,7 @@ class AuditStore:
         put_timeout: float = 30.0,
         retry_interval: float = 0.5,
         pragmas: Mapping[str, str | int] | None = None,
+        prepare_on_caller: bool = False,
     ) -> None:
         if redact is None and redact_many is None:
             raise TypeError("AuditStore needs a redact callable (stage 13); there is no unredacted mode")
@@ -483,9 +491,12 @@ class AuditStore:
         except (sqlite3.Error, OSError, SchemaTooNewError) as exc:
             raise AuditWriteError(f"cannot open audit store {self.path}: {exc}") from exc
         self._sinks = SinkDispatcher(sinks)
-        self._preparer = threading.Thread(target=self._prepare_loop, name="ethos-audit-preparer", daemon=True)
+        self.prepare_on_caller = prepare_on_caller
+        self._preparer: threading.Thread | None = None
+        if not prepare_on_caller:
+            self._preparer = threading.Thread(target=self._prepare_loop, name="ethos-audit-preparer", daemon=True)
+            self._preparer.start()
         self._writer = threading.Thread(target=self._run, name="ethos-audit-writer", daemon=True)
-        self._preparer.start()
         self._writer.start()
 
     @classmethod
@@ -525,7 +536,10 @@ class AuditStore:
         full for ``put_timeout`` seconds.
         """
         self._raise_if_failed()
-        self._put(self._capture(event))
+        if self._preparer is None:
+            self._put(self._prepare(event))
+        else:
+            self._put(self._capture(event))
 
     def _capture(self, event: AuditEvent) -> _Pending | _Row:
         """``write``'s share: read everything the row needs from ``event`` now.
@@ -672,6 +686,9 @@ class AuditStore:
         return self._latest_snapshot.get(personality)
 
     def _put(self, item: _Pending | _Row | _Snapshot) -> None:
+        if self._preparer is None:
+            self._put_ready(item)
+            return
         with self._lock:
             if len(self._buffer) >= self._capacity:
                 self._wait_for_room()
@@ -681,6 +698,31 @@ class AuditStore:
             if self._preparer_waiting:
                 self._preparer_waiting = False
                 self._not_empty.notify()
+
+    def _put_ready(self, item: _Pending | _Row | _Snapshot) -> None:
+        """``_put`` without a preparer: ``item`` (a finished row) goes straight to the writer.
+
+        ``_lock`` is held throughout, so the order of the writer's queue is the order of ``seq``
+        across producers, as with the preparer. Back-pressure as in ``_wait_for_room``.
+        """
+        with self._lock:
+            self._raise_if_failed()
+            with self._ready_lock:
+                if len(self._ready) >= self._capacity:
+                    deadline = time.monotonic() + self.put_timeout
+                    while len(self._ready) >= self._capacity:
+                        self._raise_if_failed()
+                        if time.monotonic() > deadline or not self._writer.is_alive():
+                            raise AuditWriteError(
+                                f"audit queue stayed full for {self.put_timeout:.0f}s; the writer is not keeping up"
+                            )
+                        self._handing_over = True
+                        self._ready_not_full.wait(0.05)
+                self._ready.append(item)
+                self._seq += 1
+                if self._writer_waiting:
+                    self._writer_waiting = False
+                    self._ready_not_empty.notify()
 
     def _wait_for_room(self) -> None:
         """Back-pressure (called holding ``_lock``): wait for the writer, fail past ``put_timeout``."""
@@ -727,16 +769,24 @@ class AuditStore:
             if self._closed:  # a concurrent close() got here first: one stop marker only
                 return
             self._closed = True
-            # The stop marker may exceed the capacity by one: it must not wait behind a full queue.
-            self._buffer.append(_STOP)
-            self._preparer_waiting = False
-            self._not_empty.notify()
+            if self._preparer is None:
+                with self._ready_lock:  # the marker may exceed the capacity by one
+                    self._ready.append(_STOP)
+                    self._writer_waiting = False
+                    self._ready_not_empty.notify()
+            else:
+                # The stop marker may exceed the capacity by one: it must not wait behind a full queue.
+                self._buffer.append(_STOP)
+                self._preparer_waiting = False
+                self._not_empty.notify()
         deadline = time.monotonic() + timeout
-        self._preparer.join(timeout)
+        if self._preparer is not None:
+            self._preparer.join(timeout)
         self._writer.join(max(0.0, deadline - time.monotonic()))
         # A writer still retrying a failed batch gives up now; its events are reported below.
         self._abandon.set()
-        self._preparer.join(self.retry_interval + 1.0)
+        if self._preparer is not None:
+            self._preparer.join(self.retry_interval + 1.0)
         self._writer.join(self.retry_interval + 1.0)
         self._sinks.close()
         pending = self._seq - self._committed_seq
@@ -756,7 +806,7 @@ class AuditStore:
     # --- writer side ---------------------------------------------------------------------------
 
     def _threads_alive(self) -> bool:
-        return self._preparer.is_alive() and self._writer.is_alive()
+        return (self._preparer is None or self._preparer.is_alive()) and self._writer.is_alive()
 
     def _stat_identity(self) -> tuple[int, int]:
         st = os.stat(self.path)

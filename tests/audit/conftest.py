@@ -17,15 +17,18 @@ def redact() -> Callable[[str], str]:
     return known_redactor
 
 
-@pytest.fixture(params=["per_string", "batched"])
+@pytest.fixture(params=["per_string", "batched", "on_caller"])
 def make_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., AuditStore]]:
-    """Stores redacting with ``redact`` (one call per string) and with ``redact_many`` (one
-    joined call per event, as the engine does); a test that passes its own redactor gets it."""
+    """Stores redacting with ``redact`` (one call per string), with ``redact_many`` (one joined
+    call per group of events, on the preparer thread) and with ``redact_many`` on the writing
+    thread (``prepare_on_caller``, the engine's mode); a test that passes its own redactor gets it."""
     stores: list[AuditStore] = []
 
     def factory(path: Path | None = None, **kw: Any) -> AuditStore:
+        if request.param == "on_caller":
+            kw.setdefault("prepare_on_caller", True)
         if "redact" not in kw and "redact_many" not in kw:
-            if request.param == "batched":
+            if request.param in ("batched", "on_caller"):
                 kw["redact_many"] = known_redactor_many
             else:
                 kw["redact"] = known_redactor

@@ -21,7 +21,7 @@ WRITER = textwrap.dedent(
     from ethos_core.audit import AuditStore
     from ethos_core.types import AuditEvent
 
-    store = AuditStore(sys.argv[1], redact=str, batch_size=64)
+    store = AuditStore(sys.argv[1], redact=str, batch_size=64, prepare_on_caller=sys.argv[2] == "caller")
     turn = 0
     while True:
         for _ in range(97):  # never a multiple of the batch size: kills land mid-batch
@@ -34,11 +34,12 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_sigkill_mid_batch_keeps_every_acknowledged_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prepare", ["preparer", "caller"])
+def test_sigkill_mid_batch_keeps_every_acknowledged_event(tmp_path: Path, prepare: str) -> None:
     path = tmp_path / "observability.db"
     acknowledged = -1
     with subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", WRITER, str(path), prepare],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

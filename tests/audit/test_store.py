@@ -136,6 +136,31 @@ def test_eight_concurrent_writers_lose_nothing(store: AuditStore) -> None:
     assert store.verify().ok
 
 
+def test_prepare_on_caller_redacts_on_the_writing_thread_in_order(tmp_path: Path) -> None:
+    """The engine's mode: no preparer thread; every string is redacted inside ``write`` on the
+    caller's thread (nothing waits unredacted in a queue) and rows keep the write order."""
+    threads: set[int] = set()
+
+    def redact_many(texts: list[str]) -> list[str]:
+        threads.add(threading.get_ident())
+        return [t.replace("hunter2", "[REDACTED:secret]") for t in texts]
+
+    store = AuditStore(tmp_path / "observability.db", redact_many=redact_many, prepare_on_caller=True)
+    try:
+        names = {t.name for t in threading.enumerate()}
+        assert "ethos-audit-writer" in names and "ethos-audit-preparer" not in names
+        for i in range(50):
+            store.write(AuditEvent("audit.tool_call", turn=i, data={"args": {"note": f"pw hunter2 {i}"}}))
+            assert threads == {threading.get_ident()}  # redacted before write() returned
+        store.flush()
+    finally:
+        store.close()
+    rows = _rows(store.path, "SELECT turn, data FROM events ORDER BY id")
+    assert [turn for turn, _ in rows] == list(range(50))
+    assert all("hunter2" not in data and "[REDACTED" in data for _, data in rows)
+    assert store.verify().ok
+
+
 def test_back_pressure_blocks_instead_of_dropping(make_store: Callable[..., AuditStore]) -> None:
     store = make_store(queue_size=2, batch_size=1)
     for i in range(300):
