@@ -25,7 +25,7 @@ import attrs
 
 from ethos_core.injection.classifier import classify
 from ethos_core.injection.markers import quarantine_notice, sanitize_label, wrap
-from ethos_core.injection.sanitize import sanitize
+from ethos_core.injection.sanitize import sanitize_with_probe
 from ethos_core.types import AuditEvent, Context, InjectionDefense, ProvenanceVerdict
 
 TIER2_SIZE_THRESHOLD = 32_768  # balanced: content this large goes to tier-2 even without a hit
@@ -124,13 +124,13 @@ def judge(
 
 def prepare(text: str, source: str, verdict: ProvenanceVerdict, nonce: str) -> Prepared:
     """Sanitise, then quarantine (notice + metadata) or wrap (untrusted) or pass (trusted)."""
-    clean, counts = sanitize(text)
+    clean, counts, probe = sanitize_with_probe(text)
     if verdict.quarantine:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         notice = quarantine_notice(source, nonce, chars=len(text), digest=digest, signals=verdict.signals)
         return Prepared(notice, counts, quarantined=True, wrapped=False)
     if verdict.untrusted:
-        return Prepared(wrap(clean, source, nonce), counts, quarantined=False, wrapped=True)
+        return Prepared(wrap(clean, source, nonce, probe=probe), counts, quarantined=False, wrapped=True)
     return Prepared(clean, counts, quarantined=False, wrapped=False)
 
 

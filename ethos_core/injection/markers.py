@@ -63,15 +63,19 @@ def sanitize_label(label: str) -> str:
     return cleaned or "unknown"
 
 
-def neutralize(text: str, nonce: str | None = None) -> tuple[str, int]:
+def neutralize(text: str, nonce: str | None = None, *, probe: str | None = None) -> tuple[str, int]:
     """Replace marker-like text (and the nonce) in ``text``; returns the text and the count.
 
     The marker pattern runs only inside the regions around its anchors (:func:`_marker_regions`),
     which hold every match a whole-text pass finds (:func:`neutralize_reference` is that pass).
+    ``probe``, when given, must be ``skeleton(text)`` (used only for ASCII text, which has no
+    invisible character to remove first).
     """
     if not text.isascii():  # every invisible character is non-ASCII
         text = remove_invisible(text)
-    probe = skeleton(text)
+        probe = None
+    if probe is None:
+        probe = skeleton(text)
     parts: list[str] = []
     pos = count = 0
     for lo, hi in _marker_regions(probe):
@@ -223,14 +227,15 @@ def close_marker(nonce: str) -> str:
     return f"{OPEN}/{TAG} id={_check_nonce(nonce)}{CLOSE}"
 
 
-def wrap(text: str, source_label: str, nonce: str) -> str:
+def wrap(text: str, source_label: str, nonce: str, *, probe: str | None = None) -> str:
     """``text`` between an opening and a closing marker carrying ``nonce``.
 
     Marker-like text inside ``text`` is neutralised first (see the module docstring); an
     invalid nonce raises :class:`ValueError` rather than producing a forgeable wrapper.
+    ``probe``: ``skeleton(text)`` if the caller has it (see :func:`neutralize`).
     """
     _check_nonce(nonce)
-    body, _ = neutralize(text, nonce)
+    body, _ = neutralize(text, nonce, probe=probe)
     return f"{open_marker(source_label, nonce)}\n{body}\n{close_marker(nonce)}"
 
 

@@ -111,6 +111,13 @@ def _may_hold_template(probe: str) -> bool:
 
 def sanitize(text: str) -> tuple[str, dict[str, int]]:
     """Sanitised ``text`` and counts per :data:`COUNT_KEYS` (every key present, 0 if none)."""
+    clean, counts, _ = sanitize_with_probe(text)
+    return clean, counts
+
+
+def sanitize_with_probe(text: str) -> tuple[str, dict[str, int], str | None]:
+    """:func:`sanitize`, plus ``skeleton(clean)`` when it was computed on the way (else None),
+    so wrapping the clean text need not fold it again."""
     text, counts = strip_invisible(text)
     probe = skeleton(text)
     n_tokens = n_roles = 0
@@ -122,7 +129,7 @@ def sanitize(text: str) -> tuple[str, dict[str, int]]:
         text, n_roles = _replace_spans(text, _ROLE_RE, probe, ROLE_PLACEHOLDER)
     counts["template_tokens"] = n_tokens
     counts["role_markers"] = n_roles
-    return text, {key: counts.get(key, 0) for key in COUNT_KEYS}
+    return text, {key: counts.get(key, 0) for key in COUNT_KEYS}, None if n_roles else probe
 
 
 def sanitize_reference(text: str) -> tuple[str, dict[str, int]]:
