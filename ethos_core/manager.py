@@ -7,7 +7,9 @@ Guarantees (each has a contract test):
   ``ethos_*`` hook and ``wrapper``/``hookwrapper``/``tryfirst``/``trylast``/``optionalhook`` on
   an ``ethos_*`` hook are refused before any state changes;
 - ``seal()`` freezes registration and snapshots the hook implementations; the pipeline checks
-  the snapshot (:meth:`verify_stage`) before every stage run.
+  the snapshot before every stage run (:meth:`stage_calls`, O(1) in the number of stages: the
+  built-in under its reserved name, the hook caller and its implementation list are compared
+  by identity with what ``seal()`` recorded) and then calls the snapshotted functions.
 What it does not cover: code running in this process can always reach private state; the
 integrity check catches tampering through pluggy's own structures, not a determined attacker
 (that is the scanner's job, before import).
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -39,6 +41,30 @@ FORBIDDEN_IMPL_OPTIONS = ("wrapper", "hookwrapper", "tryfirst", "trylast", "opti
 AUTOLOAD_ENV = "ETHOS_DISABLE_PLUGIN_AUTOLOAD"
 
 
+class StageImpl(NamedTuple):
+    """One implementation of a stage as the pipeline calls it: ``function(*[kwargs[a] for a in argnames])``."""
+
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    plugin: str
+    builtin: bool
+
+
+class _SealedStage:
+    """What ``seal()`` recorded for one stage, and the calls built from it once."""
+
+    __slots__ = ("builtin", "caller", "calls", "hook_name", "impls", "name")
+
+    def __init__(self, builtin: object, name: str, hook_name: str, caller: pluggy.HookCaller,
+                 impls: list[pluggy.HookImpl], calls: tuple[StageImpl, ...]) -> None:
+        self.builtin = builtin
+        self.name = name
+        self.hook_name = hook_name
+        self.caller = caller
+        self.impls = impls  # a private copy of the caller's list at seal time, never handed out
+        self.calls = calls
+
+
 class EthosPluginManager(pluggy.PluginManager):
     """A pluggy PluginManager whose built-in stage floors cannot be removed or outranked."""
 
@@ -47,8 +73,8 @@ class EthosPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self._builtin_by_stage: dict[Stage, object] = {}
         self._builtin_ids: set[int] = set()  # ids of the objects above (kept alive by that dict)
-        # Filled by seal(): per stage (built-in, its name, hook name, hook caller, snapshot).
-        self._sealed_stages: dict[Stage, tuple[object, str, str, pluggy.HookCaller, tuple[pluggy.HookImpl, ...]]] = {}
+        # Filled by seal(), keyed by ``Stage.value`` (a str key hashes in C, an Enum in Python).
+        self._sealed_stages: dict[str, _SealedStage] = {}
         self._sealed = False
         self._snapshot: dict[str, tuple[pluggy.HookImpl, ...]] = {}
 
@@ -152,12 +178,13 @@ class EthosPluginManager(pluggy.PluginManager):
             if name.startswith("ethos_")
         }
         self._sealed_stages = {
-            stage: (
+            stage.value: _SealedStage(
                 self._builtin_by_stage[stage],
                 stage.builtin_name,
                 stage.hook_name,
                 getattr(self.hook, stage.hook_name),
-                self._snapshot[stage.hook_name],
+                list(self._snapshot[stage.hook_name]),
+                self._calls(self._snapshot[stage.hook_name]),
             )
             for stage in STAGE_ORDER
         }
@@ -176,21 +203,45 @@ class EthosPluginManager(pluggy.PluginManager):
 
     def verify_stage(self, stage: Stage) -> list[pluggy.HookImpl]:
         """Raise EngineIntegrityError unless the built-in of ``stage`` is intact and registered."""
-        sealed = self._sealed_stages.get(stage)
+        sealed = self._sealed_stages.get(stage.value)
         if sealed is None:
             return self._verify_stage_fully(stage)
-        # After seal the stage is checked against the record seal() made: the same built-in
-        # object under its reserved name, the same hook caller, exactly the snapshotted
-        # implementations (verified at seal to include the built-in).
-        builtin, name, hook_name, caller, snapshot = sealed
-        if self._name2plugin.get(name) is not builtin:
+        self._check_sealed(stage, sealed)
+        return list(sealed.impls)
+
+    def stage_calls(self, stage: Stage) -> tuple[StageImpl, ...]:
+        """The implementations of ``stage`` to call, after the same integrity check as
+        :meth:`verify_stage`. After seal these are the snapshotted functions (a HookImpl whose
+        ``function`` is swapped later is not followed); before seal, the live ones."""
+        sealed = self._sealed_stages.get(stage._value_)
+        if sealed is None:
+            return self._calls(self._verify_stage_fully(stage))
+        # Inlined _check_sealed: this runs for every stage of every call.
+        if (
+            self._name2plugin.get(sealed.name) is not sealed.builtin
+            or getattr(self.hook, sealed.hook_name, None) is not sealed.caller
+            or sealed.caller._hookimpls != sealed.impls
+        ):
+            self._check_sealed(stage, sealed)
+        return sealed.calls
+
+    def _check_sealed(self, stage: Stage, sealed: _SealedStage) -> None:
+        """After seal the stage is checked against the record seal() made: the same built-in
+        object under its reserved name, the same hook caller, exactly the snapshotted
+        implementations (verified at seal to include the built-in)."""
+        if self._name2plugin.get(sealed.name) is not sealed.builtin:
             raise EngineIntegrityError(f"stage {stage.value}: built-in floor was replaced or removed")
-        if getattr(self.hook, hook_name, None) is not caller:
-            raise EngineIntegrityError(f"stage {stage.value}: hook {hook_name} was replaced or removed")
-        impls: list[pluggy.HookImpl] = caller.get_hookimpls()
-        if tuple(impls) != snapshot:
+        if getattr(self.hook, sealed.hook_name, None) is not sealed.caller:
+            raise EngineIntegrityError(f"stage {stage.value}: hook {sealed.hook_name} was replaced or removed")
+        # The caller's own list, not a copy: equal means the same HookImpl objects in the same order.
+        if sealed.caller._hookimpls != sealed.impls:
             raise EngineIntegrityError(f"stage {stage.value}: implementations changed after seal")
-        return impls
+
+    def _calls(self, impls: Sequence[pluggy.HookImpl]) -> tuple[StageImpl, ...]:
+        return tuple(
+            StageImpl(impl.function, tuple(impl.argnames), impl.plugin_name, self.is_builtin(plugin=impl.plugin))
+            for impl in impls
+        )
 
     def _verify_stage_fully(self, stage: Stage) -> list[pluggy.HookImpl]:
         builtin = self._builtin_by_stage.get(stage)

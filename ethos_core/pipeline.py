@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
-import pluggy
 
 from ethos_core.errors import AuditWriteError, EngineIntegrityError
-from ethos_core.manager import EthosPluginManager
+from ethos_core.manager import EthosPluginManager, StageImpl
 from ethos_core.stages import Stage
 from ethos_core.types import (
     AgentEvent,
@@ -42,8 +41,7 @@ from ethos_core.verdicts import intersect_allowed
 
 log = logging.getLogger("ethos.pipeline")
 
-@attrs.frozen
-class ImplResult:
+class ImplResult(NamedTuple):
     """What one implementation returned (or raised)."""
 
     plugin: str
@@ -93,57 +91,61 @@ class Pipeline:
     # --- generic machinery -----------------------------------------------------------------
 
     def _run(self, stage: Stage, kwargs: dict[str, Any]) -> list[ImplResult]:
-        impls = self.pm.verify_stage(stage)
-        return self._call_all(impls, kwargs, stage.value)
-
-    def _call_all(self, impls: Sequence[pluggy.HookImpl], kwargs: dict[str, Any], label: str) -> list[ImplResult]:
         results = []
-        for impl in impls:
-            builtin = self.pm.is_builtin(plugin=impl.plugin)
+        for function, argnames, name, builtin in self.pm.stage_calls(stage):
             try:
-                value = impl.function(*[kwargs[name] for name in impl.argnames])
+                value = function(*[kwargs[arg] for arg in argnames])
             except Exception as exc:  # noqa: BLE001 - fail closed per plugin
-                log.warning("plugin %s failed in %s: %r", impl.plugin_name, label, exc)
-                self.plugin_failures.append((label, impl.plugin_name, type(exc).__name__))
-                results.append(ImplResult(impl.plugin_name, builtin, error=exc))
+                self._note_failure(stage, name, exc)
+                results.append(ImplResult(name, builtin, error=exc))
                 continue
-            results.append(ImplResult(impl.plugin_name, builtin, value=value))
+            results.append(ImplResult(name, builtin, value=value))
         return results
+
+    def _note_failure(self, stage: Stage, plugin: str, exc: BaseException) -> None:
+        log.warning("plugin %s failed in %s: %r", plugin, stage.value, exc)
+        self.plugin_failures.append((stage.value, plugin, type(exc).__name__))
 
     def decide(self, stage: Stage, **kwargs: Any) -> Decision:
         """Run a decision stage and reduce strictest-wins; ties prefer the built-in, then name.
 
         Same semantics as ``_run`` followed by ``_as_decision`` per result and a sort, fused into
-        one loop (this runs six times per tool call).
+        one loop (this runs six times per tool call). With the built-in alone on the stage (the
+        usual case) its decision is the answer: nothing to reduce.
         """
-        impls = self.pm.verify_stage(stage)
-        is_builtin = self.pm.is_builtin
+        calls = self.pm.stage_calls(stage)
+        if len(calls) == 1:
+            only = calls[0]
+            decision = self._decision_of(stage, only, kwargs)
+            if not only.builtin or decision is None:  # stage_calls guarantees it; belt and braces
+                raise EngineIntegrityError(f"stage {stage.value}: built-in did not run")
+            return decision
         best: Decision | None = None
         best_key: tuple[int, int, str] | None = None
         saw_builtin = False
-        for impl in impls:
-            builtin = is_builtin(plugin=impl.plugin)
-            saw_builtin = saw_builtin or builtin
-            name = impl.plugin_name
-            try:
-                value = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as exc:  # noqa: BLE001 - fail closed per plugin
-                log.warning("plugin %s failed in %s: %r", name, stage.value, exc)
-                self.plugin_failures.append((stage.value, name, type(exc).__name__))
-                decision = self._as_decision(stage, ImplResult(name, builtin, error=exc))
-            else:
-                if type(value) is Decision:
-                    decision = self._stamped(value, stage, name)
-                else:
-                    decision = self._as_decision(stage, ImplResult(name, builtin, value=value))
+        for impl in calls:
+            saw_builtin = saw_builtin or impl.builtin
+            decision = self._decision_of(stage, impl, kwargs)
             if decision is None:
                 continue
-            key = (-decision.verdict, 0 if builtin else 1, name)
+            key = (-decision.verdict, 0 if impl.builtin else 1, impl.plugin)
             if best_key is None or key < best_key:
                 best, best_key = decision, key
-        if not saw_builtin or best is None:  # verify_stage guarantees it; belt and braces
+        if not saw_builtin or best is None:  # stage_calls guarantees it; belt and braces
             raise EngineIntegrityError(f"stage {stage.value}: built-in did not run")
         return best
+
+    def _decision_of(self, stage: Stage, impl: StageImpl, kwargs: dict[str, Any]) -> Decision | None:
+        """``impl``'s stamped decision; a raise or a wrong type is its strictest answer."""
+        function, argnames, name, builtin = impl
+        try:
+            value = function(*[kwargs[arg] for arg in argnames])
+        except Exception as exc:  # noqa: BLE001 - fail closed per plugin
+            self._note_failure(stage, name, exc)
+            return self._as_decision(stage, ImplResult(name, builtin, error=exc))
+        if type(value) is Decision:
+            return self._stamped(value, stage, name)
+        return self._as_decision(stage, ImplResult(name, builtin, value=value))
 
     def _stamped(self, value: Decision, stage: Stage, name: str) -> Decision:
         """``value`` with ``stage`` and ``source`` set. Engines return shared constant decisions

@@ -14,6 +14,8 @@ import fnmatch
 import functools
 import glob
 import os
+import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 # (rule id, pattern). "~" is the user's home; patterns are matched per path component with
@@ -93,24 +95,25 @@ _GLOB_CHARS = frozenset("*?[")
 
 
 class _Node:
-    """One component of the floor trie: literal children by name, glob children in a list."""
+    """One component of the floor trie: literal children by name, glob children in a list
+    (each with its pattern compiled the way :func:`fnmatch.fnmatchcase` compiles it)."""
 
     __slots__ = ("globs", "literal", "rule")
 
     def __init__(self) -> None:
         self.rule: str | None = None
         self.literal: dict[str, _Node] = {}
-        self.globs: list[tuple[str, _Node]] = []
+        self.globs: list[tuple[str, Callable[[str], re.Match[str] | None], _Node]] = []
 
     def child(self, part: str) -> _Node:
         part = part.casefold()
         if _GLOB_CHARS.isdisjoint(part):
             return self.literal.setdefault(part, _Node())
-        for pattern, node in self.globs:
+        for pattern, _match, node in self.globs:
             if pattern == part:
                 return node
         node = _Node()
-        self.globs.append((part, node))
+        self.globs.append((part, re.compile(fnmatch.translate(part)).match, node))
         return node
 
 
@@ -142,14 +145,15 @@ class FloorMatcher:
         return min(found, key=lambda rule: self._order.get(rule, 0))
 
     def _walk(self, node: _Node, parts: tuple[str, ...], depth: int, found: list[str]) -> None:
+        end = len(parts)
         while True:
             if node.rule is not None:
                 found.append(node.rule)
-            if depth >= len(parts):
+            if depth >= end:
                 return
             part = parts[depth].casefold()
-            for pattern, glob_node in node.globs:
-                if fnmatch.fnmatchcase(part, pattern):
+            for _pattern, match, glob_node in node.globs:
+                if match(part) is not None:
                     self._walk(glob_node, parts, depth + 1, found)
             nxt = node.literal.get(part)
             if nxt is None:

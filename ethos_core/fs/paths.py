@@ -66,6 +66,15 @@ def is_under(parts: Parts, root: Parts) -> bool:
     return len(parts) >= len(root) and parts[: len(root)] == root
 
 
+def under_any(parts: Parts, roots: Iterable[Parts]) -> bool:
+    """:func:`is_under` for at least one of ``roots`` (a loop: this runs on every judgment)."""
+    size = len(parts)
+    for root in roots:
+        if size >= len(root) and parts[: len(root)] == root:
+            return True
+    return False
+
+
 def _byte_len(path: str) -> int:
     return len(path) if path.isascii() else len(_fsencode(path))
 
@@ -79,7 +88,10 @@ def _fsencode(path: str) -> bytes:
 
 def expand_user(path: str, home: str) -> str:
     """Expand a leading ``~``, ``$HOME`` or ``${HOME}``; refuse ``~user`` (another user's home)."""
-    if path.startswith("~"):
+    first = path[:1]
+    if first != "~" and first != "$":  # the common case: nothing to expand
+        return path
+    if first == "~":
         if path == "~" or path.startswith("~/"):
             return home + path[1:]
         raise PathRefused(deny("fs.tilde_user", "paths naming another user's home (~user) are not allowed"))
@@ -106,9 +118,12 @@ def normalize(path: object, *, home: str, base: str) -> str:
     expanded = expand_user(path, home)
     if not expanded.startswith("/"):
         expanded = base.rstrip("/") + "/" + expanded
-    norm = os.path.normpath(expanded)
-    if norm.startswith("//"):
-        norm = "/" + norm.lstrip("/")
+    if _is_normal_abs(expanded):
+        norm = expanded
+    else:
+        norm = os.path.normpath(expanded)
+        if norm.startswith("//"):
+            norm = "/" + norm.lstrip("/")
     size = _byte_len(norm)
     if size > PATH_MAX_BYTES:
         raise PathRefused(deny("fs.too_long", f"the path is longer than {PATH_MAX_BYTES} bytes"))
@@ -117,10 +132,17 @@ def normalize(path: object, *, home: str, base: str) -> str:
     return norm
 
 
+def _is_normal_abs(path: str) -> bool:
+    """True when ``os.path.normpath`` would return absolute ``path`` unchanged: no empty
+    component (``//``, a trailing ``/``) and no component starting with a dot (which covers
+    ``.`` and ``..``; ``/.env`` merely takes the slow path)."""
+    return path == "/" or (path.startswith("/") and "//" not in path and "/." not in path and not path.endswith("/"))
+
+
 _SPECIAL_PARTS = frozenset({"", ".", ".."})  # components the walk below treats specially
 
 
-def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None) -> Parts:
+def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None, *, path: str | None = None) -> Parts:
     """Follow every symlink in the normalised absolute path ``parts`` (like ``realpath``).
 
     Components that do not exist are kept as they are, so a dangling symlink resolves to its
@@ -131,9 +153,15 @@ def resolve_parts(parts: Parts, visit: Callable[[Parts], None] | None = None) ->
     This is the *judgment* resolver (``lstat``/``readlink`` on paths); opens use the
     descriptor walk in :mod:`ethos_core.fs.scoped` instead.
     Fast path: a path whose every component exists and none is a symlink (one ``openat2``
-    call tells) resolves to itself — the same answer the walk below gives it.
+    call tells) resolves to itself — the same answer the walk below gives it. ``path``, when
+    given, is ``join_abs(parts)`` already built by the caller.
     """
-    if parts and OPENAT2.available and _SPECIAL_PARTS.isdisjoint(parts) and OPENAT2.has_no_symlinks(join_abs(parts)):
+    if (
+        parts
+        and OPENAT2.available
+        and _SPECIAL_PARTS.isdisjoint(parts)
+        and OPENAT2.has_no_symlinks(join_abs(parts) if path is None else path)
+    ):
         return tuple(parts)
     resolved: list[str] = []
     pending = list(reversed(parts))
@@ -242,7 +270,7 @@ class FsPolicy:
         if first.denied:
             return first
         try:
-            resolved = resolve_parts(lexical, self.check_link)
+            resolved = resolve_parts(lexical, self.check_link, path=norm)
         except PathRefused as refused:
             return refused.decision
         if resolved == lexical:
@@ -263,8 +291,7 @@ class FsPolicy:
             return deny(f"fs.{rule}", "the path is on the always-deny floor (credentials, system secrets or ethos stores)")
         if op == "write" and self.is_protected(parts):
             return deny("fs.protected", "the agent may not write its own policy, configuration or ethos stores")
-        roots = self.write_roots if op == "write" else self.read_roots
-        if not any(is_under(parts, root) for root in roots):
+        if not under_any(parts, self.write_roots if op == "write" else self.read_roots):
             return deny("fs.outside_reach", f"the path is outside this personality's fs_reach for {op}")
         return self._env_decision(parts)
 
@@ -316,7 +343,7 @@ class FsPolicy:
     def is_protected(self, parts: Parts) -> bool:
         """Never writable: ETHOS_HOME except ``personalities/*/data``, the personality's own files
         except its ``data`` directory, and the explicit protected list."""
-        if any(is_under(parts, p) for p in self.protected):
+        if under_any(parts, self.protected):
             return True
         ethos = self._ethos_parts
         if ethos is not None and is_under(parts, ethos):

@@ -169,7 +169,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, str):
         return _canonical_text(value)
     if isinstance(value, (dict, MappingProxyType)) or isinstance(value, Mapping):
-        return {_canonical_text(str(k)): canonical(v) for k, v in value.items()}
+        return {_canonical_text(k if type(k) is str else str(k)): canonical(v) for k, v in value.items()}
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -187,7 +187,12 @@ def canonical(value: Any) -> Any:
     return _canonical_text(repr(value))
 
 
+# What json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":")) builds on every
+# call, built once.
+_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def args_digest(args: Mapping[str, Any]) -> str:
     """Stable digest of a call's canonical arguments (key order, Unicode form, spacing ignored)."""
-    text = json.dumps(canonical(args), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = _DIGEST_ENCODER.encode(canonical(args))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()

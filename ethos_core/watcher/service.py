@@ -150,6 +150,7 @@ class Watcher:
             config = getattr(getattr(runtime, "config", None), "watcher", None)
         self._global = R.global_thresholds(config)
         self._policy_cache: dict[WatcherPolicy | None, Thresholds] = {}
+        self._last_policy: tuple[object, Thresholds] = (object(), self._global)
         self._emit = emit if emit is not None else (runtime.emit if runtime is not None else None)
         self._clock = clock
         self._clock_is_real = clock is time.monotonic
@@ -196,11 +197,15 @@ class Watcher:
     def thresholds(self, ctx: Context) -> Thresholds:
         """Effective thresholds of ``ctx``'s personality (global floor, tighten-only override)."""
         policy = ctx.personality.safety.watcher
+        last = self._last_policy  # one tuple, swapped atomically: safe across sessions' threads
+        if last[0] is policy:  # the same frozen object as last time: skip hashing its fields
+            return last[1]
         cached = self._policy_cache.get(policy)
         if cached is None:
             if len(self._policy_cache) >= _MAX_POLICY_CACHE:
                 self._policy_cache.clear()
             cached = self._policy_cache[policy] = R.effective_thresholds(self._global, policy)
+        self._last_policy = (policy, cached)
         return cached
 
     # --- producer side (the agent's loop) ----------------------------------------------------
@@ -569,9 +574,10 @@ class Watcher:
                 sess.rate_times.append(now)
                 loop_key = (call.name, digest)
                 sess.loop_counts[loop_key] = sess.loop_counts.get(loop_key, 0) + 1
+                # Nothing firing and nothing active: no transition (the common case, so skip the keys).
                 fresh = self._transitions(
                     sess, findings, frozenset({f"{R.ERRORS_TOOL}:{call.name}", f"{R.LOOP}:{call.name}:{digest}"})
-                )
+                ) if findings or sess.active else []
         except Exception as exc:  # noqa: BLE001 - fail closed: pause, and say so in health
             return self._crashed_decision(sess, ctx, exc, call.name)
         self._audit(sess, ctx, turn, fresh, call.name)
