@@ -92,15 +92,23 @@ class Pipeline:
 
     def _run(self, stage: Stage, kwargs: dict[str, Any]) -> list[ImplResult]:
         results = []
-        for function, argnames, name, builtin in self.pm.stage_calls(stage):
+        for impl in self.pm.stage_calls(stage):
             try:
-                value = function(*[kwargs[arg] for arg in argnames])
+                value = self._call(impl, kwargs)
             except Exception as exc:  # noqa: BLE001 - fail closed per plugin
-                self._note_failure(stage, name, exc)
-                results.append(ImplResult(name, builtin, error=exc))
+                self._note_failure(stage, impl.plugin, exc)
+                results.append(ImplResult(impl.plugin, impl.builtin, error=exc))
                 continue
-            results.append(ImplResult(name, builtin, value=value))
+            results.append(ImplResult(impl.plugin, impl.builtin, value=value))
         return results
+
+    @staticmethod
+    def _call(impl: StageImpl, kwargs: dict[str, Any]) -> Any:
+        """Call ``impl`` with the arguments it names. pluggy allows an implementation a subset
+        of the spec's arguments; when it names as many as were given it names all of them."""
+        if len(impl.argnames) == len(kwargs):
+            return impl.function(**kwargs)
+        return impl.function(*[kwargs[arg] for arg in impl.argnames])
 
     def _note_failure(self, stage: Stage, plugin: str, exc: BaseException) -> None:
         log.warning("plugin %s failed in %s: %r", plugin, stage.value, exc)
@@ -139,7 +147,10 @@ class Pipeline:
         """``impl``'s stamped decision; a raise or a wrong type is its strictest answer."""
         function, argnames, name, builtin = impl
         try:
-            value = function(*[kwargs[arg] for arg in argnames])
+            if len(argnames) == len(kwargs):  # _call, inlined: this runs six times per tool call
+                value = function(**kwargs)
+            else:
+                value = function(*[kwargs[arg] for arg in argnames])
         except Exception as exc:  # noqa: BLE001 - fail closed per plugin
             self._note_failure(stage, name, exc)
             return self._as_decision(stage, ImplResult(name, builtin, error=exc))
@@ -239,20 +250,28 @@ class Pipeline:
     # --- ⑥ toolset ---------------------------------------------------------------------------
 
     def filter_toolset(self, tools: frozenset[str], ctx: Context) -> frozenset[str]:
-        """Intersection over the built-in and plugins; a failing plugin removes every tool."""
+        """Intersection over the built-in and plugins; a failing plugin removes every tool.
+
+        Every implementation runs (each failure is recorded) before the answer is reduced.
+        """
+        offered = frozenset(tools)
+        kwargs = {"tools": offered, "ctx": ctx}
         narrowings: list[frozenset[str]] = []
-        for res in self._run(Stage.FILTER_TOOLSET, {"tools": frozenset(tools), "ctx": ctx}):
-            if res.error is not None:
-                return frozenset()
-            value = res.value
-            if value is None:
-                if res.builtin:
-                    return frozenset()
+        failed = False
+        for impl in self.pm.stage_calls(Stage.FILTER_TOOLSET):
+            try:
+                value = self._call(impl, kwargs)
+            except Exception as exc:  # noqa: BLE001 - fail closed per plugin
+                self._note_failure(Stage.FILTER_TOOLSET, impl.plugin, exc)
+                failed = True
                 continue
-            if not isinstance(value, (set, frozenset)) or not all(isinstance(v, str) for v in value):
-                return frozenset()
-            narrowings.append(frozenset(value))
-        return intersect_allowed(frozenset(tools), narrowings)
+            if value is None:
+                failed = failed or impl.builtin
+            elif not isinstance(value, (set, frozenset)) or not all(isinstance(v, str) for v in value):
+                failed = True
+            else:
+                narrowings.append(frozenset(value))
+        return frozenset() if failed else intersect_allowed(offered, narrowings)
 
     # --- ⑦–⑫ tool-call decisions -------------------------------------------------------------
 

@@ -28,6 +28,8 @@ class ApprovalFloor:
 
     @hookimpl
     def ethos_approval(self, request: ApprovalRequest, ctx: Context) -> Decision:
+        if not request.flagged:  # the common case: nothing to look at
+            return _NOT_NEEDED
         flagged = [d for d in request.flagged if d.verdict is not Verdict.ALLOW]
         if any(d.verdict is Verdict.DENY for d in flagged):
             first = next(d for d in flagged if d.verdict is Verdict.DENY)

@@ -113,9 +113,10 @@ def normalize(path: object, *, home: str, base: str) -> str:
         raise PathRefused(deny("fs.nul_byte", "the path contains a NUL byte"))
     if not path.strip():
         raise PathRefused(deny("fs.invalid", "the path is empty"))
-    if _byte_len(path) > PATH_MAX_BYTES:
+    size = _byte_len(path)
+    if size > PATH_MAX_BYTES:
         raise PathRefused(deny("fs.too_long", f"the path is longer than {PATH_MAX_BYTES} bytes"))
-    expanded = expand_user(path, home)
+    expanded = expand_user(path, home) if path[:1] in ("~", "$") else path
     if not expanded.startswith("/"):
         expanded = base.rstrip("/") + "/" + expanded
     if _is_normal_abs(expanded):
@@ -124,7 +125,8 @@ def normalize(path: object, *, home: str, base: str) -> str:
         norm = os.path.normpath(expanded)
         if norm.startswith("//"):
             norm = "/" + norm.lstrip("/")
-    size = _byte_len(norm)
+    if norm is not path:  # else it is the text measured above
+        size = _byte_len(norm)
     if size > PATH_MAX_BYTES:
         raise PathRefused(deny("fs.too_long", f"the path is longer than {PATH_MAX_BYTES} bytes"))
     if size > NAME_MAX_BYTES + 1 and any(_byte_len(p) > NAME_MAX_BYTES for p in split_abs(norm)):
@@ -261,8 +263,10 @@ class FsPolicy:
 
     def judge(self, path: object, op: str) -> Decision:
         """Full judgment: lexical first, then the resolved target. See the module docstring."""
+        if op not in OPS:
+            return deny("fs.invalid_op", f"unknown operation {op!r}; expected read or write")
         try:
-            norm = self.normalize(path, op)
+            norm = normalize(path, home=self.home, base=self.base)
         except PathRefused as refused:
             return refused.decision
         lexical = split_abs(norm)

@@ -416,9 +416,8 @@ class Watcher:
 
     # --- evaluation ---------------------------------------------------------------------------
 
-    def _status_finding(self, status: str, sess: SessionState) -> Finding | None:
-        if status == "ok":
-            return None
+    def _status_finding(self, status: str, sess: SessionState) -> Finding:
+        """The pause for a status other than ``ok`` (stalled, crashed or closed)."""
         if status == "crashed":
             return Finding(R.CRASHED, R.PAUSE, "the watcher thread is not running; the session waits for its owner",
                            R.CRASHED, {"error": self._thread_error or "watcher thread not running"})
@@ -547,7 +546,8 @@ class Watcher:
         call of the same turn is denied as well). The call is counted (rate, loops, sequence
         windows) whatever the verdict.
         """
-        sess = self._session(session_key(ctx))
+        key = (ctx.bot or "", ctx.session)  # session_key(ctx), inlined on the per-call path
+        sess = self._sessions.get(key) or self._session(key)
         try:
             sess.last_ctx = ctx
             status = self._await(sess.last_seq)
@@ -563,10 +563,9 @@ class Watcher:
                     sess.loop_generation_seen = sess.loop_generation
                     sess.loop_counts.clear()
                 findings = self._findings(sess, th, turn, now, call, digest)
-                extra = self._status_finding(status, sess)
-                if extra is not None:
-                    findings.append(extra)
-                decision = self._reduce(findings)
+                if status != "ok":
+                    findings.append(self._status_finding(status, sess))
+                decision = self._reduce(findings) if findings else _ALLOW
                 if decision.verdict is Verdict.DENY and (sess.terminated is None or sess.terminated[0] < turn):
                     best = next(f for f in findings if f.rule == decision.rule and f.verdict is Verdict.DENY)
                     sess.terminated = (turn, best)
@@ -580,7 +579,8 @@ class Watcher:
                 ) if findings or sess.active else []
         except Exception as exc:  # noqa: BLE001 - fail closed: pause, and say so in health
             return self._crashed_decision(sess, ctx, exc, call.name)
-        self._audit(sess, ctx, turn, fresh, call.name)
+        if fresh:
+            self._audit(sess, ctx, turn, fresh, call.name)
         return decision
 
     def current(self, session: str, *, bot: str | None = None) -> Decision:
@@ -599,9 +599,8 @@ class Watcher:
             with sess.lock:
                 turn = max(sess.call_turn, sess.event_turn)
                 findings = self._findings(sess, th, turn, self._clock(), None, None)
-                extra = self._status_finding(status, sess)
-                if extra is not None:
-                    findings.append(extra)
+                if status != "ok":
+                    findings.append(self._status_finding(status, sess))
                 decision = self._reduce(findings)
                 fresh = self._transitions(sess, findings, frozenset())
         except Exception as exc:  # noqa: BLE001

@@ -2,7 +2,8 @@
 
 - ``thresholds`` answers the same object for the same policy object without hashing it, and a
   different (tighter) policy object right after is never served the previous answer;
-- ``args_digest`` (one prebuilt JSON encoder) equals the ``json.dumps`` form it replaced;
+- ``args_digest`` (one prebuilt JSON encoder, and a direct build for all-string arguments)
+  equals the ``json.dumps`` form of the canonical arguments;
 - a call with nothing firing and nothing active skips the transition bookkeeping, and a rule
   that fires after such calls is still audited exactly once.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +54,18 @@ def test_args_digest_is_the_json_dumps_form(args: dict[str, Any]) -> None:
     text = json.dumps(R.canonical(args), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     want = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     assert R.args_digest(args) == want
+
+
+def test_all_string_arguments_take_the_direct_build_with_the_same_text() -> None:
+    alphabet = "ab \t\n\u200b\u00e9\ufb01\"\\\x01\ud800"
+    rnd = random.Random(1)
+    cases: list[dict[str, str]] = [{}, {"a b": "1", "a  b": "2"}, {"A": "x", "a": "y", "": " "}]
+    for _ in range(2000):
+        cases.append({"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 5))):
+                      "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8))) for _ in range(rnd.randint(0, 4))})
+    for args in cases:
+        assert R._flat_json(args) == R._DIGEST_ENCODER.encode(R.canonical(args)), args
+    assert R._flat_json({"n": 1}) is None and R._flat_json({"l": ["x"]}) is None
 
 
 def test_quiet_calls_then_a_transition_is_audited_once(env: tuple[Watcher, FakeClock, list[Any]]) -> None:
