@@ -74,6 +74,10 @@ from ethos_core.watcher import Watcher
 log = logging.getLogger("ethos.engine")
 
 DENIALS_TO_END_TURN = 3
+# Seconds the audit writer lets a burst of events gather before committing (a flush commits at
+# once). Committing every event as it comes puts the writer's GIL round trips inside each tool
+# call; an event written but not yet flushed was never acknowledged (see AuditStore).
+ENGINE_COMMIT_DELAY = 0.02
 FALLBACK_PERSONALITY = "default"
 
 
@@ -254,7 +258,8 @@ class Engine:
             # Rows are prepared on the calling thread: an agent writes a few events per tool call,
             # and a preparer thread would take the GIL from the agent at every syscall it makes.
             rt.services["audit"] = AuditStore.for_runtime(rt, redact=self._redact_for_store, redact_many=self._redact_many,
-                                                          sinks=plugin_sinks, prepare_on_caller=True)
+                                                          sinks=plugin_sinks, prepare_on_caller=True,
+                                                          commit_delay=ENGINE_COMMIT_DELAY)
         rt.services.setdefault("tool_registry", self.tools)
         if "grants" not in rt.services:
             rt.services["grants"] = GrantStore(rt.home.state_db)

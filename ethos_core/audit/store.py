@@ -29,6 +29,9 @@ Invariants:
   per event, and hands it to the writer. An agent writes a few events per tool call, and a
   third thread running Python would take the GIL from the agent at every system call it makes
   (measured: ~150–250 µs of waiting per tool call); bulk producers keep the preparer.
+  ``commit_delay`` (the engine uses 20 ms) lets the writer gather a burst before committing,
+  so its statements (each a GIL round trip) run once per burst instead of inside every tool
+  call; ``flush``, ``close``, a full batch or a waiting producer end the gathering at once.
 * **Fail closed.** When a batch cannot be committed (disk full, read-only file or filesystem,
   locked past the busy timeout, the file removed or replaced) the store enters the failed
   state: every later ``write`` and ``flush`` raises :class:`~ethos_core.errors.AuditWriteError`
@@ -413,6 +416,8 @@ class AuditStore:
     ``observability.retention`` (glob → ``Nh/Nd/Nw/forever``); ``sinks`` receive every committed
     row. ``prepare_on_caller`` redacts and encodes each row inside ``write`` instead of on a
     preparer thread (lower latency for a few events at a time; less throughput in bulk).
+    ``commit_delay`` (seconds, 0–1) is how long the writer lets events gather before a commit
+    that no flush asked for; it only moves when unflushed events reach the file.
     Construction opens and migrates the file and raises :class:`AuditWriteError` when it
     cannot (the engine must not start tools without an audit trail).
     """
@@ -432,6 +437,7 @@ class AuditStore:
         retry_interval: float = 0.5,
         pragmas: Mapping[str, str | int] | None = None,
         prepare_on_caller: bool = False,
+        commit_delay: float = 0.0,
     ) -> None:
         if redact is None and redact_many is None:
             raise TypeError("AuditStore needs a redact callable (stage 13); there is no unredacted mode")
@@ -448,6 +454,9 @@ class AuditStore:
         self.put_timeout = put_timeout
         self.retry_interval = retry_interval
         self.batch_size = max(1, batch_size)
+        if not (isinstance(commit_delay, (int, float)) and 0.0 <= commit_delay <= 1.0):
+            raise ValueError("commit_delay must be between 0 and 1 second")
+        self.commit_delay = float(commit_delay)
         self._pragmas = dict(pragmas or {})
         self._fts_tuned = False
         self._head: tuple[int, str] | None = None  # chain head after our last commit (writer thread)
@@ -467,6 +476,8 @@ class AuditStore:
         self._ready_not_full = threading.Condition(self._ready_lock)
         self._writer_waiting = False  # under _ready_lock
         self._handing_over = False  # under _ready_lock: the preparer waits for room
+        self._gathering = False  # under _ready_lock: the writer lets a burst gather (commit_delay)
+        self._flush_wanted = False  # under _ready_lock: a flush waits, so commit now
         self._state = threading.Condition()
         self._seq = 0  # items enqueued so far = seq of the last one (under _lock)
         self._committed_seq = 0  # items committed so far (under _state)
@@ -717,10 +728,12 @@ class AuditStore:
                                 f"audit queue stayed full for {self.put_timeout:.0f}s; the writer is not keeping up"
                             )
                         self._handing_over = True
+                        if self._gathering:
+                            self._ready_not_empty.notify()
                         self._ready_not_full.wait(0.05)
                 self._ready.append(item)
                 self._seq += 1
-                if self._writer_waiting:
+                if self._writer_waiting or (self._gathering and len(self._ready) >= self.batch_size):
                     self._writer_waiting = False
                     self._ready_not_empty.notify()
 
@@ -750,6 +763,11 @@ class AuditStore:
         """Wait until every event enqueued before this call is committed; raise if it cannot be."""
         target = self._seq
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self.commit_delay:
+            with self._ready_lock:
+                self._flush_wanted = True
+                if self._gathering:
+                    self._ready_not_empty.notify()
         with self._state:
             while self._committed_seq < target:
                 if self._error is not None:
@@ -864,6 +882,8 @@ class AuditStore:
                 if self._abandon.is_set() or not self._writer.is_alive():
                     return False
                 self._handing_over = True
+                if self._gathering:
+                    self._ready_not_empty.notify()
                 self._ready_not_full.wait(0.1)
             self._ready.extend(items)
             if self._writer_waiting:
@@ -877,6 +897,9 @@ class AuditStore:
             while not self._ready:
                 self._writer_waiting = True
                 self._ready_not_empty.wait()
+            if self.commit_delay and not self._flush_wanted:
+                self._gather(time.monotonic() + self.commit_delay)
+            self._flush_wanted = False
             ready = self._ready
             count = min(len(ready), self.batch_size)
             step = self._per_compact_statement if _HAS_JSON_ARROW else self._per_statement
@@ -892,6 +915,28 @@ class AuditStore:
                 self._handing_over = False
                 self._ready_not_full.notify()
             return taken
+
+    def _gather(self, deadline: float) -> None:
+        """Let a burst of events gather (``commit_delay``; called holding ``_ready_lock``).
+
+        An agent writes an event or two per tool call; committing each at once makes the writer
+        take the GIL (five statements, each a GIL round trip) in the middle of every call. Ends
+        early for a flush, a full batch, a producer waiting for room or the stop marker.
+        """
+        self._gathering = True
+        try:
+            while not (
+                self._flush_wanted
+                or self._handing_over
+                or len(self._ready) >= self.batch_size
+                or self._ready[-1] is _STOP
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._ready_not_empty.wait(remaining)
+        finally:
+            self._gathering = False
 
     def _run(self) -> None:
         pending: list[_Item] = []

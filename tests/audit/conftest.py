@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ethos_core.audit import AuditStore
+from ethos_core.engine import ENGINE_COMMIT_DELAY
 from tests.audit.helpers import known_redactor, known_redactor_many
 
 
@@ -21,12 +22,13 @@ def redact() -> Callable[[str], str]:
 def make_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., AuditStore]]:
     """Stores redacting with ``redact`` (one call per string), with ``redact_many`` (one joined
     call per group of events, on the preparer thread) and with ``redact_many`` on the writing
-    thread (``prepare_on_caller``, the engine's mode); a test that passes its own redactor gets it."""
+    thread with a commit delay (the engine's mode); a test that passes its own redactor gets it."""
     stores: list[AuditStore] = []
 
     def factory(path: Path | None = None, **kw: Any) -> AuditStore:
         if request.param == "on_caller":
             kw.setdefault("prepare_on_caller", True)
+            kw.setdefault("commit_delay", ENGINE_COMMIT_DELAY)
         if "redact" not in kw and "redact_many" not in kw:
             if request.param in ("batched", "on_caller"):
                 kw["redact_many"] = known_redactor_many

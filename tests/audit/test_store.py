@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,48 @@ def test_prepare_on_caller_redacts_on_the_writing_thread_in_order(tmp_path: Path
     assert [turn for turn, _ in rows] == list(range(50))
     assert all("hunter2" not in data and "[REDACTED" in data for _, data in rows)
     assert store.verify().ok
+
+
+def test_commit_delay_gathers_a_burst_and_flush_or_close_commits_at_once(tmp_path: Path) -> None:
+    store = AuditStore(tmp_path / "observability.db", redact=str, prepare_on_caller=True, commit_delay=1.0)
+    try:
+        for i in range(3):
+            store.write(AuditEvent("audit.tool_call", turn=i))
+        # Within the delay the burst is still gathering: nothing was committed yet.
+        assert _rows(store.path, "SELECT COUNT(*) FROM events")[0][0] == 0
+        assert store.health()["pending"] == 3
+        started = time.monotonic()
+        store.flush()  # wakes the gathering writer instead of waiting out the delay
+        assert time.monotonic() - started < 0.9
+        assert [r[0] for r in _rows(store.path, "SELECT turn FROM events ORDER BY id")] == [0, 1, 2]
+        store.write(AuditEvent("audit.tool_call", turn=3))
+        started = time.monotonic()
+    finally:
+        store.close()
+    assert time.monotonic() - started < 0.9  # close commits the gathering burst at once
+    assert _rows(store.path, "SELECT COUNT(*) FROM events")[0][0] == 4
+    assert store.verify().ok
+
+
+def test_commit_delay_ends_when_the_queue_is_full(tmp_path: Path) -> None:
+    """A producer waiting for room ends the gathering: back-pressure never waits out the delay."""
+    store = AuditStore(tmp_path / "observability.db", redact=str, prepare_on_caller=True, commit_delay=1.0,
+                       queue_size=2, put_timeout=30.0)
+    try:
+        started = time.monotonic()
+        for i in range(40):
+            store.write(AuditEvent("audit.tool_call", turn=i))
+        assert time.monotonic() - started < 10  # 40 events at one delay per 2 would take 20 s
+        store.flush()
+    finally:
+        store.close()
+    assert [r[0] for r in _rows(store.path, "SELECT turn FROM events ORDER BY id")] == list(range(40))
+
+
+@pytest.mark.parametrize("delay", [-0.1, 1.5, "0.1"])
+def test_commit_delay_is_bounded(tmp_path: Path, delay: Any) -> None:
+    with pytest.raises(ValueError, match="commit_delay"):
+        AuditStore(tmp_path / "observability.db", redact=str, commit_delay=delay)
 
 
 def test_back_pressure_blocks_instead_of_dropping(make_store: Callable[..., AuditStore]) -> None:
