@@ -102,6 +102,19 @@ class Pipeline:
             results.append(ImplResult(impl.plugin, impl.builtin, value=value))
         return results
 
+    def _run_for_effect(self, stage: Stage, kwargs: dict[str, Any]) -> BaseException | None:
+        """Call every implementation of ``stage`` (failures are recorded); the built-in's
+        exception when it raised, else None."""
+        builtin_error: BaseException | None = None
+        for impl in self.pm.stage_calls(stage):
+            try:
+                self._call(impl, kwargs)
+            except Exception as exc:  # noqa: BLE001 - one failing plugin never stops the others
+                self._note_failure(stage, impl.plugin, exc)
+                if impl.builtin:
+                    builtin_error = exc
+        return builtin_error
+
     @staticmethod
     def _call(impl: StageImpl, kwargs: dict[str, Any]) -> Any:
         """Call ``impl`` with the arguments it names. pluggy allows an implementation a subset
@@ -245,7 +258,7 @@ class Pipeline:
     # --- ⑤ watch -----------------------------------------------------------------------------
 
     def watch(self, event: AgentEvent, ctx: Context) -> None:
-        self._run(Stage.WATCH, {"event": event, "ctx": ctx})
+        self._run_for_effect(Stage.WATCH, {"event": event, "ctx": ctx})
 
     # --- ⑥ toolset ---------------------------------------------------------------------------
 
@@ -321,10 +334,11 @@ class Pipeline:
     # --- ⑮ audit -----------------------------------------------------------------------------
 
     def audit(self, event: AuditEvent) -> None:
-        """Hand ``event`` (already redacted) to every sink. The built-in failing raises."""
-        for res in self._run(Stage.AUDIT, {"event": event}):
-            if res.error is not None and res.builtin:
-                raise AuditWriteError(f"audit store write failed: {res.error}") from res.error
+        """Hand ``event`` (already redacted) to every sink. The built-in failing raises (after
+        every sink had the event)."""
+        error = self._run_for_effect(Stage.AUDIT, {"event": event})
+        if error is not None:
+            raise AuditWriteError(f"audit store write failed: {error}") from error
 
     # --- lifecycle hooks ---------------------------------------------------------------------
 

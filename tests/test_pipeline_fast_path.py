@@ -129,3 +129,40 @@ def test_unsealed_manager_runs_the_live_implementations(runtime: Runtime) -> Non
     calls = pm.stage_calls(Stage.APPROVAL)
     assert [c.plugin for c in calls] == [Stage.APPROVAL.builtin_name]
     assert calls[0].builtin
+
+
+def test_audit_and_watch_call_every_implementation_before_failing(runtime: Runtime) -> None:
+    from ethos_core.errors import AuditWriteError
+    from ethos_core.types import AgentEvent, AuditEvent
+    from tests.contract.helpers import CTX
+
+    seen: list[str] = []
+
+    class Sink:
+        @hookimpl
+        def ethos_audit(self, event: Any) -> None:
+            seen.append("audit")
+
+        @hookimpl
+        def ethos_watch(self, event: Any, ctx: Any) -> None:
+            seen.append("watch")
+
+    class Broken:
+        @hookimpl
+        def ethos_watch(self, event: Any, ctx: Any) -> None:
+            raise RuntimeError("watch plugin bug")
+
+    pm = build_plugin_manager(runtime, [Broken(), Sink()], autoload=False, seal=False)
+    (impl,) = [i for i in pm.hook.ethos_audit.get_hookimpls() if i.plugin is pm.builtin(Stage.AUDIT)]
+
+    def store_down(event: Any) -> None:
+        raise OSError("disk full")
+
+    impl.function = store_down
+    pm.seal()
+    p = Pipeline(pm)
+    with pytest.raises(AuditWriteError, match="disk full"):
+        p.audit(AuditEvent(category="audit.test", code="t"))
+    p.watch(AgentEvent("model_text", turn=1), CTX)  # a failing watch plugin never raises
+    assert seen == ["audit", "watch"]
+    assert [(stage, err) for stage, _plugin, err in p.plugin_failures] == [("audit", "OSError"), ("watch", "RuntimeError")]

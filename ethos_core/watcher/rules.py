@@ -209,4 +209,7 @@ def _flat_json(args: Mapping[str, Any]) -> str | None:
         if type(key) is not str or type(value) is not str:
             return None
         canon[_canonical_text(key)] = _canonical_text(value)
-    return "{" + ",".join([_JSON_STR(k) + ":" + _JSON_STR(v) for k, v in sorted(canon.items())]) + "}"
+    members = []
+    for key in sorted(canon):  # a loop, not a comprehension: no extra function per call
+        members.append(_JSON_STR(key) + ":" + _JSON_STR(canon[key]))
+    return "{" + ",".join(members) + "}"
