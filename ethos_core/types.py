@@ -358,6 +358,20 @@ class ToolCall:
     capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_str_frozenset)
     cwd: str | None = None
 
+    def with_capabilities(self, capabilities: Iterable[str]) -> ToolCall:
+        """This call with ``capabilities``: equal to ``attrs.evolve(self, capabilities=...)``, built
+        without running the ``args`` converter again (``args`` were frozen when this call was
+        built and are shared, not copied). For the engine's per-call stamping of a tool's
+        registered capabilities."""
+        clone = object.__new__(ToolCall)
+        set_field = object.__setattr__  # the class is frozen: its own __setattr__ refuses
+        set_field(clone, "name", self.name)
+        set_field(clone, "args", self.args)
+        set_field(clone, "call_id", self.call_id)
+        set_field(clone, "capabilities", frozenset(capabilities))
+        set_field(clone, "cwd", self.cwd)
+        return clone
+
 
 @attrs.frozen
 class ToolResult:
