@@ -10,14 +10,17 @@ and reports stable signal ids (:mod:`ethos_core.injection.rules`) for:
   Chinese and Japanese, over folded text (NFKC, combining marks dropped, case-folded,
   look-alike letters mapped to Latin, invisible characters removed, whitespace collapsed —
   so homoglyphs, fullwidth letters, zero-width splitting and line-split phrases still match);
-- the same phrases inside decoded segments (base64/base64url, hex incl. ``\\xNN``, ``\\uNNNN``,
+- the same phrases inside decoded segments (base64/base64url, hex incl. ``\\xNN`` — a hex run
+  read from its first and its second digit, whole or as its readable stretches — ``\\uNNNN``,
   URL-encoding, HTML entities, Unicode-tag smuggled ASCII), nested up to depth 2, plus
   ``inj.encoded``;
 - structure: chat-template/role tokens (``inj.template_token``), hidden Unicode
   (``inj.hidden_unicode``), marker-like text (``inj.wrapper_forgery``).
 
-A phrase preceded by quoting context ("such as", "the phrase", an opening quote, "if you …")
-counts as a mention, not an instruction — articles about prompt injection do not flag.
+A phrase visibly quoted after a cue ("such as", "the phrase", "says:", "if you …" on its line,
+or behind a quote mark or ``>`` block quote) or right behind an opening quote on its line counts
+as a mention, not an instruction — articles about prompt injection do not flag; a cue on the
+line before, a closing quote or a quotation opened on an earlier line does not hide a payload.
 
 Speed comes from shortcuts that never change a verdict (docs/injection.md, "Quality and
 speed"): per-stretch folding; phrase candidates (and whether marker-like text can occur at
@@ -77,8 +80,17 @@ _MENTION_CUES = (
     r"attempt\w*|tr(?:y|ies|ying|ied)|whether|if you|when you|unless you|once you|that you|you to|"
     r"zum beispiel|z\. ?b\.|wie|par exemple|comme|por ejemplo|como|ad esempio|per esempio|например|例如|比如|例えば|などの"
 )
-_MENTION_TAIL = r"[\s:,\-–—]*[" + re.escape(_QUOTES) + r"(\[]?\s*"
-_MENTION_BEFORE = re.compile(f"(?:{_MENTION_CUES}){_MENTION_TAIL}$")
+# Text after a cue counts as quoted only when it is visibly so: on the cue's line (behind
+# spaces, ``:,-–—`` and at most one opening mark), or behind a quote mark or a ``>`` block quote
+# after a line break. A bare line break after the cue does not quote (the attacker controls the
+# line before a payload as easily as the payload).
+_LINE_SPACE = r"[^\S\n]"  # whitespace but a line break
+_QUOTE_CLASS = "[" + re.escape(_QUOTES) + "]"
+_MENTION_TAIL = (
+    rf"(?:(?:{_LINE_SPACE}|[:,\-–—])*[" + re.escape(_QUOTES) + rf"(\[]?{_LINE_SPACE}*"
+    rf"|[\s:,\-–—]*(?:{_QUOTE_CLASS}|>){_LINE_SPACE}*)"
+)
+_MENTION_BEFORE = re.compile(f"(?:{_MENTION_CUES}){_MENTION_TAIL}\\Z")
 
 
 def _reverse_regex(source: str) -> str:
@@ -117,15 +129,9 @@ def _reverse_regex(source: str) -> str:
 # ``_MENTION_BEFORE.search(window)`` tries every cue at every offset of the window; the same
 # question asked of the reversed window is one anchored match (tests compare the two).
 _MENTION_BEFORE_REVERSED = re.compile(
-    r"\s*[" + re.escape(_QUOTES) + r"(\[]?[\s:,\-–—]*(?:" + _reverse_regex(_MENTION_CUES) + ")"
+    rf"(?:{_LINE_SPACE}*[" + re.escape(_QUOTES) + rf"(\[]?(?:{_LINE_SPACE}|[:,\-–—])*"
+    rf"|{_LINE_SPACE}*(?:{_QUOTE_CLASS}|>)[\s:,\-–—]*)(?:" + _reverse_regex(_MENTION_CUES) + ")"
 )
-
-
-def _open_quote_last(window: str) -> bool:
-    """``_OPEN_QUOTE_BEFORE.search(window)``: a quote, then only whitespace (``str.isspace`` is
-    regex ``\\s``)."""
-    stripped = window.rstrip()
-    return bool(stripped) and stripped[-1] in _QUOTES
 
 
 def _mention_cue_before(window: str) -> bool:
@@ -133,12 +139,12 @@ def _mention_cue_before(window: str) -> bool:
     return _MENTION_BEFORE_REVERSED.match(window[::-1]) is not None
 
 
-_OPEN_QUOTE_BEFORE = re.compile(r"[" + re.escape(_QUOTES) + r"]\s*$")
-
 # --- decoding ------------------------------------------------------------------------------
 _B64_RE = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}")
 _HEX_SEPARATORS = " :,-"
-_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :,-]?){12,}+")
+# A whole run of 24+ hex digits, one separator allowed between any two: it is decoded at both
+# nibble alignments, so neither a stray digit nor separators placed off the pairs shift it.
+_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f](?:[ :,-]?[0-9A-Fa-f]){23,}+")
 _HEX_ESC_RE = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){8,}+")
 _UNI_ESC_RE = re.compile(r"(?:\\u[0-9A-Fa-f]{4}){6,}+")
 _URLENC_RE = re.compile(r"[^\s%]{0,30}(?:%[0-9A-Fa-f]{2}[^\s%]{0,30}){3,}+")
@@ -220,14 +226,17 @@ def _open_quote(segment: str) -> int:
 def _is_mention(folded: str, start: int) -> bool:
     """The phrase at ``start`` is quoted or cited rather than addressed to the reader.
 
-    Either the words right before it are a quoting cue ("such as", "the phrase", an opening
-    quote), or it sits inside a quotation whose opening quote follows such a cue. A quotation
-    without a cue is *not* a mention, so quoting a payload does not hide it.
+    Either a quoting cue ("such as", "the phrase", "says:") comes right before it on its line,
+    or behind a quote mark or ``>`` block quote right before it (:data:`_MENTION_BEFORE`); or
+    it sits inside a quotation opened on its line, right behind the opening quote or with such
+    a cue before that quote. A closing quote before the phrase, a quotation opened on an
+    earlier line and a cue on the line before (with no quote mark) do not make a mention, so
+    none of them hides a payload.
     """
     window = folded[max(0, start - 48) : start]
     if not window:
         return False
-    if _open_quote_last(window) or _mention_cue_before(window):
+    if _mention_cue_before(window):
         return True
     # The line up to ``start``, at most 300 characters of it: without the bound a line with no
     # break would reach back to the text's start (quadratic work, and a quote opened 100 KB
@@ -238,6 +247,8 @@ def _is_mention(folded: str, start: int) -> bool:
     quote = _open_quote(segment)
     if quote < 0:
         return False
+    if not segment[quote + 1 :].strip():
+        return True  # right behind the quotation's opening quote
     before = folded[max(0, line_start + quote - 48) : line_start + quote + 1]
     return _mention_cue_before(before)
 
@@ -722,24 +733,32 @@ def _scan_phrases_reference(folded: str, raw: bytes | None, where: str, found: d
     return None
 
 
+_CONTROL_SPACES = str.maketrans("\n\r\t", "   ")  # count as printable below
+
+
 def _printable_ratio(text: str) -> float:
     if not text:
         return 0.0
+    if text.isprintable() or text.translate(_CONTROL_SPACES).isprintable():
+        return 1.0
     good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
     return good / len(text)
 
 
-def _as_text(raw: bytes) -> str | None:
+def _reads_as_text(text: str) -> bool:
+    return len(text) >= 8 and _printable_ratio(text) >= 0.9 and re.search(r"[^\W\d_]{2,}", text) is not None
+
+
+def _text_of(raw: bytes) -> tuple[str, ...]:
+    """``raw`` as text when it reads as text (UTF-8, printable, holds a word), else nothing."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    if len(text) < 8 or _printable_ratio(text) < 0.9 or not re.search(r"[^\W\d_]{2,}", text):
-        return None
-    return text
+        return ()
+    return (text,) if _reads_as_text(text) else ()
 
 
-def _decode_b64(segment: str) -> str | None:
+def _decode_b64(segment: str) -> tuple[str, ...]:
     s = segment.rstrip("=")
     if len(s) % 4 == 1:
         s = s[:-1]
@@ -750,47 +769,63 @@ def _decode_b64(segment: str) -> str | None:
         else:
             raw = base64.b64decode(padded, validate=True)
     except (binascii.Error, ValueError):
-        return None
-    return _as_text(raw)
+        return ()
+    return _text_of(raw)
 
 
-def _decode_hex(segment: str) -> str | None:
+# What ends a readable stretch of decoded text: bytes that are not UTF-8, control characters.
+_STRETCH_BREAK_RE = re.compile("[\ufffd\x00-\x08\x0e-\x1f\x7f]+")
+
+
+def _text_pieces(raw: bytes) -> tuple[str, ...]:
+    """``raw`` as text when it is UTF-8 and reads as text (:func:`_text_of`); else its stretches
+    of 8+ characters between bytes that are not UTF-8 and control characters that read as text
+    on their own, joined by line breaks (one decoded segment); or nothing."""
+    text = raw.decode("utf-8", "replace")
+    if "\ufffd" not in text and _reads_as_text(text):
+        return (text,)
+    pieces = [piece for piece in _STRETCH_BREAK_RE.split(text) if len(piece) >= 8 and _reads_as_text(piece)]
+    return ("\n".join(pieces),) if pieces else ()
+
+
+def _decode_hex(segment: str) -> tuple[str, ...]:
+    """The texts the hex digits of ``segment`` spell, read from the first digit and from the
+    second one, each kept whole or as its readable stretches: a stray digit (leading, cut off
+    or inserted mid-run) shifts the bytes after it, which one of the two readings restores."""
     digits = segment
     if any(sep in segment for sep in _HEX_SEPARATORS):
         digits = re.sub(r"[^0-9A-Fa-f]", "", segment)
-    if len(digits) % 2:
-        digits = digits[:-1]
+    texts: list[str] = []
+    for aligned in (digits, digits[1:]):
+        texts += _text_pieces(bytes.fromhex(aligned[: len(aligned) - len(aligned) % 2]))
+    return tuple(texts)
+
+
+def _decode_hex_escapes(segment: str) -> tuple[str, ...]:
     try:
-        return _as_text(bytes.fromhex(digits))
+        return _text_of(bytes.fromhex(segment.replace("\\x", "")))
     except ValueError:
-        return None
+        return ()
 
 
-def _decode_hex_escapes(segment: str) -> str | None:
-    try:
-        return _as_text(bytes.fromhex(segment.replace("\\x", "")))
-    except ValueError:
-        return None
-
-
-def _decode_uni_escapes(segment: str) -> str | None:
+def _decode_uni_escapes(segment: str) -> tuple[str, ...]:
     chars = [chr(int(segment[i + 2 : i + 6], 16)) for i in range(0, len(segment), 6)]
     text = "".join(chars)
-    return text if _printable_ratio(text) >= 0.9 else None
+    return (text,) if _printable_ratio(text) >= 0.9 else ()
 
 
-def _decode_url(segment: str) -> str | None:
+def _decode_url(segment: str) -> tuple[str, ...]:
     text = urllib.parse.unquote_plus(segment)
-    return text if text != segment else None
+    return (text,) if text != segment else ()
 
 
-def _decode_entities(segment: str) -> str | None:
+def _decode_entities(segment: str) -> tuple[str, ...]:
     text = html.unescape(segment)
-    return text if text != segment else None
+    return (text,) if text != segment else ()
 
 
-def _decode_tags(segment: str) -> str | None:
-    return "".join(chr(ord(ch) - 0xE0000) for ch in segment)
+def _decode_tags(segment: str) -> tuple[str, ...]:
+    return ("".join(chr(ord(ch) - 0xE0000) for ch in segment),)
 
 
 def _class_table(chars: str) -> bytes:
@@ -918,12 +953,12 @@ _DECODERS = (
 def _segment_matches(kind: str, pattern: re.Pattern[str], text: str, start: int, end: int) -> Iterator[str]:
     """The texts ``pattern.finditer(text, start, end)`` yields. A hex span (a maximal run of hex
     digits and separators, at least ``_MIN_RUN`` long) without separators holds one match: the
-    run cut to an even length (the lookbehind allows only the run's start; the possessive
-    repeat takes every pair), so the per-pair regex loop is skipped."""
+    whole run (the lookbehind allows only the run's start; the possessive repeat takes every
+    digit), so the per-digit regex loop is skipped."""
     if kind == "hex":
         run = text[start:end]
         if not any(sep in run for sep in _HEX_SEPARATORS):
-            yield run[: len(run) - len(run) % 2]
+            yield run
             return
     for m in pattern.finditer(text, start, end):
         yield m.group(0)
@@ -959,14 +994,13 @@ def _decode_all(text: str, encoded: bytes, budget: list[int], *, reference: bool
             for segment in matches:
                 if budget[0] <= 0 or budget[1] <= 0:
                     return out
-                segment = segment[:MAX_SEGMENT_CHARS]
-                decoded = decoder(segment)
-                if decoded is None:
-                    continue
-                decoded = decoded[: budget[1]]
-                budget[0] -= 1
-                budget[1] -= len(decoded)
-                out.append((where, decoded))
+                for decoded in decoder(segment[:MAX_SEGMENT_CHARS]):
+                    if budget[0] <= 0 or budget[1] <= 0:
+                        return out
+                    decoded = decoded[: budget[1]]
+                    budget[0] -= 1
+                    budget[1] -= len(decoded)
+                    out.append((where, decoded))
     return out
 
 
