@@ -189,11 +189,13 @@ def _fold_stretch(stretch: bytes) -> bytes:
 def _collapse_line_breaks(low: bytes) -> bytes:
     """Each run of spaces and line breaks in ``low`` that holds a line break becomes one line
     break (spaces are single by now). One split at the breaks (memchr) and per-line strips:
-    two-byte searches over the whole text ("\\n ", " \\n") cost more, as spaces are everywhere."""
+    two-byte searches over the whole text ("\\n ", " \\n") cost more, as spaces are everywhere.
+    The inner lines are stripped by ``map(bytes.strip, …)`` (no Python frame per line): by now
+    a space is the only ASCII whitespace byte a line can hold, so it strips exactly spaces."""
     lines = low.split(b"\n")
     last = len(lines) - 1
     kept = [lines[0].rstrip(b" ")]
-    kept += [line for line in (line.strip(b" ") for line in lines[1:last]) if line]
+    kept += filter(None, map(bytes.strip, lines[1:last]))
     kept.append(lines[last].lstrip(b" "))
     return b"\n".join(kept)
 
