@@ -45,6 +45,7 @@ from ethos_core.injection import DowngradeState, prepare_for_model
 from ethos_core.manager import EthosPluginManager, build_plugin_manager
 from ethos_core.pipeline import Pipeline
 from ethos_core.runtime import HomePaths, Runtime, default_home
+from ethos_core.shell.network import network_accesses
 from ethos_core.stages import Stage
 from ethos_core.tools.registry import RegisteredTool, ToolRegistry
 from ethos_core.types import (
@@ -692,7 +693,7 @@ class Session:
         if tool is None:
             return self._block(Decision.deny(Stage.FILTER_TOOLSET, "toolset.unknown_tool", f"no tool named {call.name!r}"), call)
         # Capabilities come from the registered spec, never from the model.
-        call = attrs.evolve(call, capabilities=tool.spec.capabilities)
+        call = call.with_capabilities(tool.spec.capabilities)
         refused = self._audit_refusal()
         if refused is not None:
             return Decision.deny(Stage.AUDIT, "audit.unwritable",
@@ -714,8 +715,6 @@ class Session:
             flagged.append(hard)
         checks: list[Callable[[], Decision]] = [lambda: self.pipeline.classify_risk(call, ctx)]
         # Stage ⑩ for every destination a command line names: the shell is no way around networkReach.
-        from ethos_core.shell.network import network_accesses
-
         for shell_access in network_accesses(call, ethos_home=str(self.engine.runtime.home.root))[0]:
             checks.append(lambda a=shell_access: self.pipeline.network_reach(a, ctx))  # type: ignore[misc]
         for role in tool.spec.arg_roles:
@@ -872,7 +871,7 @@ class Session:
             return self.after_tool(call, result, duration_ms=0.0, denied=decision)
         tool = self.engine.tools.get(call.name)
         assert tool is not None
-        call = attrs.evolve(call, capabilities=tool.spec.capabilities)
+        call = call.with_capabilities(tool.spec.capabilities)
         self.observe(AgentEvent(kind="tool_start", tool=call.name, capabilities=call.capabilities,
                                 data={"args_digest": hashlib.sha256(json.dumps(thaw(call.args), sort_keys=True, default=str).encode()).hexdigest()[:16]}))
         start = time.perf_counter()

@@ -28,6 +28,7 @@ _SYS_OPENAT2 = 437  # same number on every Linux architecture
 _AT_FDCWD = -100
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_NO_SYMLINKS = 0x04
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
 
 
 class Openat2:
@@ -36,12 +37,16 @@ class Openat2:
     def __init__(self) -> None:
         self.available = False
         self._syscall: Any = None
+        # One read-only open_how per flags value (the kernel only reads it; shared by threads).
+        self._hows: dict[int, _OpenHow] = {}
         if not sys.platform.startswith("linux"):
             return
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             self._syscall = libc.syscall
             self._syscall.restype = ctypes.c_long
+            # Declared once, so a call converts plain ints and bytes without wrapper objects.
+            self._syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
             fd = self._call(b"/", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
         except (OSError, AttributeError):
             return
@@ -49,16 +54,12 @@ class Openat2:
         self.available = True
 
     def _call(self, path: bytes, flags: int) -> int:
-        how = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
-        fd = int(
-            self._syscall(
-                ctypes.c_long(_SYS_OPENAT2),
-                ctypes.c_int(_AT_FDCWD),
-                ctypes.c_char_p(path),
-                ctypes.byref(how),
-                ctypes.c_size_t(ctypes.sizeof(how)),
-            )
-        )
+        if b"\x00" in path:  # C would end the path at the NUL and open a different file
+            raise ValueError("embedded null byte")
+        how = self._hows.get(flags)
+        if how is None:
+            how = self._hows[flags] = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+        fd = int(self._syscall(_SYS_OPENAT2, _AT_FDCWD, path, ctypes.byref(how), _HOW_SIZE))
         if fd < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
@@ -70,7 +71,7 @@ class Openat2:
         the caller then walks the path itself."""
         try:
             fd = self.open(path, _O_PATH)
-        except OSError:
+        except (OSError, ValueError):
             return False
         if fd is None:
             return False
@@ -78,7 +79,8 @@ class Openat2:
         return True
 
     def open(self, path: str, flags: int) -> int | None:
-        """A descriptor, or None when the fast path cannot answer (symlink met, unsupported)."""
+        """A descriptor, or None when the fast path cannot answer (symlink met, unsupported).
+        A path holding a NUL raises ValueError, as ``os.open`` does."""
         if not self.available:
             return None
         try:

@@ -4,6 +4,7 @@ one held call; refusals are audited as audit.block / tool_downgraded."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ def test_the_owner_can_approve_a_single_held_call(tmp_path: Path) -> None:
         s = engine.session("default")
         s.new_turn()
         s.run_tool(ToolCall("read_email", {}))
-        s.before_tool(ToolCall("note", {}))  # step past the watcher's (operator-shortened) sequence window
+        s.before_tool(ToolCall("note", {}))  # step past the watcher's (operator-shortened) sequence window:
+        time.sleep(0.005)  # one call and more than its 1 ms (fast calls used to land inside it)
         first = s.before_tool(ToolCall("post_it", {"n": 1}))
         second = s.before_tool(ToolCall("post_it", {"n": 2}))
     assert first.verdict is Verdict.ALLOW and second.verdict is Verdict.DENY

@@ -94,3 +94,13 @@ def test_visit_sees_every_link_the_walk_would_report(tree: Path) -> None:
     seen: list[tuple[str, ...]] = []
     resolve_parts(split_abs(str(tree / "a/b/link/secret")), visit=seen.append)
     assert seen == [split_abs(str(tree / "a/b/link"))]
+
+
+@pytest.mark.parametrize("suffix", ["\x00", "\x00/../shadow", "\x00/missing/child"])
+def test_openat2_refuses_a_nul_instead_of_opening_the_prefix(tree: Path, suffix: str) -> None:
+    """C ends a path at its first NUL: the primitive must not open (or vouch for) the prefix."""
+    existing = str(tree / "a")
+    assert OPENAT2.has_no_symlinks(existing)
+    assert not OPENAT2.has_no_symlinks(existing + suffix)
+    with pytest.raises(ValueError, match="null byte"):
+        OPENAT2.open(existing + suffix, os.O_RDONLY)
