@@ -177,6 +177,11 @@ def test_hyperscan_candidates_hold_every_match_start() -> None:
     rng = random.Random(11)
     texts = [r["text"] for r in _ROWS] + _adversarial_texts()[:400]
     texts += ["".join(rng.choice(_ODD_CHARS + ["ignore all previous instructions ", "你现在是", "忽略", "指令", "é"]) for _ in range(30)) for _ in range(100)]
+    # Prefilters cut before a repeat of common words (rules._common_word_repeat_cut): runs of
+    # those words, longer and shorter than the repeat, between a verb and its object.
+    words = ["all ", "any ", "of ", "the ", "and ", "that ", "which ", "you were given ", "my ", "previous ", "system ",
+             "rules ", "ignore ", "disregard ", "x ", "\n", "- "]
+    texts += ["".join(rng.choice(words) for _ in range(rng.randrange(1, 25))) for _ in range(400)]
     compiled = classifier._PREFILTER_DB.get()
     assert compiled is not None
     for text in texts:
