@@ -773,18 +773,25 @@ def _decode_b64(segment: str) -> tuple[str, ...]:
     return _text_of(raw)
 
 
-# What ends a readable stretch of decoded text: bytes that are not UTF-8, control characters.
-_STRETCH_BREAK_RE = re.compile("[\ufffd\x00-\x08\x0e-\x1f\x7f]+")
+# Readable stretches of decoded text: 8+ characters that are neither replacements for bytes
+# that are not UTF-8 nor control characters (other than whitespace).
+_TEXT_STRETCH_RE = re.compile("[^\ufffd\x00-\x08\x0e-\x1f\x7f]{8,}")
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
 def _text_pieces(raw: bytes) -> tuple[str, ...]:
-    """``raw`` as text when it is UTF-8 and reads as text (:func:`_text_of`); else its stretches
-    of 8+ characters between bytes that are not UTF-8 and control characters that read as text
-    on their own, joined by line breaks (one decoded segment); or nothing."""
+    """``raw`` as text when it is UTF-8 and reads as text (:func:`_text_of`); else its readable
+    stretches (:data:`_TEXT_STRETCH_RE`) that read as text on their own, joined by line breaks
+    (one decoded segment); or nothing."""
+    if not raw.translate(None, _CONTINUATION_BYTES):
+        return ()  # continuation bytes only (e.g. a run of one hex letter): no character at all
     text = raw.decode("utf-8", "replace")
-    if "\ufffd" not in text and _reads_as_text(text):
-        return (text,)
-    pieces = [piece for piece in _STRETCH_BREAK_RE.split(text) if len(piece) >= 8 and _reads_as_text(piece)]
+    if "\ufffd" not in text:
+        if _reads_as_text(text):
+            return (text,)
+        if text.translate(_CONTROL_SPACES).isprintable():
+            return ()  # its one stretch is the whole text, which does not read as text
+    pieces = [piece for piece in _TEXT_STRETCH_RE.findall(text) if _reads_as_text(piece)]
     return ("\n".join(pieces),) if pieces else ()
 
 
