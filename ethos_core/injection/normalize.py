@@ -2,7 +2,7 @@
 
 Invariant: :func:`fold` maps text to the form every tier-1 rule is written against (invisible
 characters removed, NFKC, case-folded, look-alike letters mapped to Latin, whitespace collapsed
-with line breaks kept), and :func:`skeleton` does the same one character for one character so a
+with line breaks kept — every line break ``str.splitlines`` knows becomes ``\n``), and :func:`skeleton` does the same one character for one character so a
 match in the skeleton is a match at the same offsets in the original. :func:`fold` normalises
 only the non-ASCII stretches (exact: see the note above it), one character at a time when
 every character of a stretch is inert (:func:`_fold_stretch`); :func:`fold_utf8` is the same
@@ -47,8 +47,12 @@ _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
 # Combining marks are dropped after NFKD-style decomposition so "ïgnörè" reads as "ignore".
 _COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _CONFUSABLE_RUN_RE = re.compile("[" + "".join(CONFUSABLES) + "]+")
+# Line breaks other than "\n" (the ones ``str.splitlines`` knows): the fold turns each into
+# "\n", so line-start rules and the quoting check see the lines a reader sees.
+_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK_RE = re.compile("[" + _LINE_BREAKS + "]")
 # Every character ``str.isspace`` (and so regex ``\s``) accepts lies below U+3001.
-_OTHER_SPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace() and ch not in "\n ")
+_OTHER_SPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace() and ch not in "\n " + _LINE_BREAKS)
 _OTHER_SPACE_ASCII = tuple(ch for ch in _OTHER_SPACE if ch.isascii())
 _OTHER_SPACE_RE = re.compile("[" + re.escape(_OTHER_SPACE) + "]")
 _LINE_BREAK_RUN_RE = re.compile(r"\n\s+")
@@ -64,8 +68,11 @@ def _fold_confusables(run: re.Match[str]) -> str:
 
 
 def _collapse_space(text: str) -> str:
-    """Each run of whitespace becomes one line break if it holds one, else one space
-    (:func:`fold_reference`; :func:`fold` does the same on bytes)."""
+    """Each run of whitespace becomes one line break if it holds one (any of
+    ``_LINE_BREAKS`` too), else one space (:func:`fold_reference`; :func:`fold` does the same
+    on bytes)."""
+    if _LINE_BREAK_RE.search(text):
+        text = _LINE_BREAK_RE.sub("\n", text)
     if text.isascii():
         if any(ch in text for ch in _OTHER_SPACE_ASCII):
             text = _OTHER_SPACE_RE.sub(" ", text)
@@ -102,8 +109,9 @@ def _fold_letters(text: str) -> str:
 # table. All of it works on the UTF-8 copy, where C byte scans are fastest; the stretch regex
 # starts with a literal byte so the engine skips to candidates in C.
 _ASCII_FOLD_TABLE = bytes(
-    (b + 32 if 0x41 <= b <= 0x5A else 0x20 if chr(b) in _OTHER_SPACE_ASCII else b) for b in range(256)
-)  # upper case to lower case, other ASCII spaces to " ", every byte >= 0x80 unchanged
+    (b + 32 if 0x41 <= b <= 0x5A else 0x20 if chr(b) in _OTHER_SPACE_ASCII else 0x0A if chr(b) in _LINE_BREAKS else b)
+    for b in range(256)
+)  # upper case to lower case, other ASCII spaces to " ", line breaks to "\n", bytes >= 0x80 unchanged
 _HIGH_TABLE = bytes(0x61 if b < 0x80 else 0x78 for b in range(256))  # ASCII -> "a", else "x"
 _STRETCH_RE = re.compile(rb"xx*+(?:a{1,8}+xx*+)*+")
 _STRETCH_CACHE: dict[bytes, bytes] = {}
@@ -154,14 +162,14 @@ def _inert(ch: str) -> bool:
 
 
 class _CharFoldTable(dict[int, str]):
-    """Per-code-point :func:`_fold_letters` (other spaces as " ") of the inert characters
+    """Per-code-point :func:`_fold_letters` (other spaces as " ", line breaks as "\\n") of the inert characters
     (:func:`_inert`), :data:`_NOT_ALONE` for the others; computed lazily (``str.translate``)."""
 
     def __missing__(self, key: int) -> str:
         ch = chr(key)
         value = _NOT_ALONE
         if ch != _NOT_ALONE and _inert(ch):
-            value = _OTHER_SPACE_RE.sub(" ", _fold_letters(ch))
+            value = _LINE_BREAK_RE.sub("\n", _OTHER_SPACE_RE.sub(" ", _fold_letters(ch)))
         if len(self) < _CHAR_FOLD_MAX:
             self[key] = value
         return value
@@ -171,7 +179,7 @@ _CHAR_FOLD = _CharFoldTable()
 
 
 def _fold_stretch(stretch: bytes) -> bytes:
-    """:func:`_fold_letters` (other spaces as " ") of one stretch.
+    """:func:`_fold_letters` (other spaces as " ", line breaks as "\\n") of one stretch.
 
     A stretch of inert characters folds one character at a time: each character's kept part
     starts with a starter that composes with nothing before it, so canonical reordering and
@@ -183,6 +191,8 @@ def _fold_stretch(stretch: bytes) -> bytes:
         folded = _fold_letters(text)
         if _OTHER_SPACE_RE.search(folded):
             folded = _OTHER_SPACE_RE.sub(" ", folded)
+        if _LINE_BREAK_RE.search(folded):
+            folded = _LINE_BREAK_RE.sub("\n", folded)
     return folded.encode("utf-8", "surrogatepass")
 
 
