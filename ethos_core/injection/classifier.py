@@ -93,9 +93,10 @@ _MENTION_TAIL = (
 _MENTION_BEFORE = re.compile(f"(?:{_MENTION_CUES}){_MENTION_TAIL}\\Z")
 
 
-def _reverse_regex(source: str) -> str:
-    """The reversal of a regex made of literal characters, two-character escapes, ``[...]``
-    classes, ``(?:...|...)`` groups and ``?``/``*``/``+`` (it matches the reversed strings)."""
+def _reversed_alternatives(source: str) -> list[str]:
+    """The top-level alternatives of a regex made of literal characters, two-character escapes,
+    ``[...]`` classes, ``(?:...|...)`` groups and ``?``/``*``/``+``, each reversed (it matches
+    the reversed strings)."""
 
     def alternatives(i: int) -> tuple[list[list[str]], int]:
         alts: list[list[str]] = [[]]
@@ -123,20 +124,82 @@ def _reverse_regex(source: str) -> str:
     alts, end = alternatives(0)
     if end != len(source):
         raise ValueError(f"unbalanced regex {source!r}")
-    return "|".join("".join(reversed(alt)) for alt in alts)
+    return ["".join(reversed(alt)) for alt in alts]
 
 
 # ``_MENTION_BEFORE.search(window)`` tries every cue at every offset of the window; the same
-# question asked of the reversed window is one anchored match (tests compare the two).
-_MENTION_BEFORE_REVERSED = re.compile(
-    rf"(?:{_LINE_SPACE}*[" + re.escape(_QUOTES) + rf"(\[]?(?:{_LINE_SPACE}|[:,\-–—])*"
-    rf"|{_LINE_SPACE}*(?:{_QUOTE_CLASS}|>)[\s:,\-–—]*)(?:" + _reverse_regex(_MENTION_CUES) + ")"
+# question is asked of the reversed window at one offset. No cue ends in a character that may
+# follow it (``_TAIL_CHARS``), so the reversed tail is exactly the run of those characters the
+# reversed window starts with (matched whole), and the reversed cue starts right after it; only
+# the cues that can start with that character are tried (tests compare with the forward search).
+_TAIL_CHARS = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()) + ":,-–—([>" + _QUOTES
+_MENTION_TAIL_REVERSED = re.compile(
+    rf"{_LINE_SPACE}*[" + re.escape(_QUOTES) + rf"(\[]?(?:{_LINE_SPACE}|[:,\-–—])*"
+    rf"|{_LINE_SPACE}*(?:{_QUOTE_CLASS}|>)[\s:,\-–—]*"
 )
+_re_parser: Any = importlib.import_module("re._parser")
+_re_constants: Any = importlib.import_module("re._constants")
+
+
+def _first_chars(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """The characters a match of the parsed regex ``items`` can start with; None when that is
+    not a small known set (the regex is then tried at every character)."""
+    if not items:
+        return None
+    op, av = items[0]
+    c = _re_constants
+    if op is c.LITERAL:
+        return {chr(av)}
+    if op is c.IN and all(item_op is c.LITERAL for item_op, _ in av):
+        return {chr(code) for _, code in av}
+    if op is c.SUBPATTERN:
+        return _first_chars([*av[3], *items[1:]])
+    if op is c.BRANCH:
+        found: set[str] = set()
+        for branch in av[1]:
+            first = _first_chars([*branch, *items[1:]])
+            if first is None:
+                return None
+            found |= first
+        return found
+    if op is c.MAX_REPEAT:
+        first = _first_chars(list(av[2]))
+        if av[0] >= 1 or first is None:
+            return first
+        rest = _first_chars(items[1:])
+        return None if rest is None else first | rest
+    return None
+
+
+def _cue_dispatch() -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
+    """Per first character, one pattern of the reversed cues that can start with it (those that
+    can start with anything included); and the pattern of the latter alone, for other characters."""
+    by_char: dict[str, list[str]] = {}
+    anywhere: list[str] = []
+    for alternative in _reversed_alternatives(_MENTION_CUES):
+        first = _first_chars(list(_re_parser.parse(alternative)))
+        if first is None:
+            anywhere.append(alternative)
+        else:
+            if first & set(_TAIL_CHARS):
+                raise ValueError(f"cue {alternative[::-1]!r} ends in a character that may follow a cue")
+            for ch in first:
+                by_char.setdefault(ch, []).append(alternative)
+    patterns = {ch: re.compile("|".join(alts + anywhere)) for ch, alts in by_char.items()}
+    return patterns, re.compile("|".join(anywhere)) if anywhere else None
+
+
+_CUES_BY_FIRST_CHAR, _CUES_ANY_FIRST_CHAR = _cue_dispatch()
 
 
 def _mention_cue_before(window: str) -> bool:
     """``_MENTION_BEFORE.search(window)``, answered on the reversed window."""
-    return _MENTION_BEFORE_REVERSED.match(window[::-1]) is not None
+    reversed_window = window[::-1]
+    cut = len(reversed_window) - len(reversed_window.lstrip(_TAIL_CHARS))
+    if cut == len(reversed_window) or not _MENTION_TAIL_REVERSED.fullmatch(reversed_window, 0, cut):
+        return False
+    cues = _CUES_BY_FIRST_CHAR.get(reversed_window[cut], _CUES_ANY_FIRST_CHAR)
+    return cues is not None and cues.match(reversed_window, cut) is not None
 
 
 # --- decoding ------------------------------------------------------------------------------
